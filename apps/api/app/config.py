@@ -1,0 +1,68 @@
+"""The API's settings: one typed model, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+_PLACEHOLDERS = ("change", "secret", "password", "example", "xxx", "todo")
+
+
+def _check_secret(name: str, value: str) -> str:
+    """Refuse empty, short or placeholder secrets: a guessable key is no key."""
+    if not value:
+        raise ValueError(f"{name} is not set (scripts/run.sh writes a .env with fresh secrets)")
+    if len(value) < 16 or any(p in value.lower() for p in _PLACEHOLDERS):
+        raise ValueError(f"{name} looks like a placeholder; use at least 16 random characters")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every field is documented in `.env.example`; a test keeps the two in step."""
+
+    model_config = SettingsConfigDict(
+        # The root .env serves both apps, so keys meant for the worker are ignored here.
+        env_file=(REPO_ROOT / ".env", ".env"),
+        extra="ignore",
+    )
+
+    api_host: str = Field("0.0.0.0", description="Interface the API binds.")
+    api_port: int = Field(8080, ge=0, le=65535, description="Port of the REST API, dashboard and worker socket.")
+    data_dir: Path = Field(Path("./data"), description="Database, face crops and snapshots live here.")
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in DATA_DIR.")
+    api_key: str = Field("", description="Clients send it as X-API-Key.")
+    worker_token: str = Field("", description="Workers present it when they connect.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: Path | None = Field(None, description="Also log to this rotating file.")
+    heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between worker heartbeats.")
+    heartbeat_timeout: float = Field(15.0, gt=0, description="Silence after which a worker is offline.")
+    job_timeout: float = Field(30.0, gt=0, description="Seconds a request waits for its job.")
+    job_queue_size: int = Field(100, ge=1, description="Jobs waiting for a free worker before 503.")
+    job_max_attempts: int = Field(3, ge=1, description="Tries of a job whose worker disconnects mid-job.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _validate(self) -> Settings:
+        _check_secret("API_KEY", self.api_key)
+        _check_secret("WORKER_TOKEN", self.worker_token)
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'facegrid.db').resolve()}"

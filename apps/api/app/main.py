@@ -1,0 +1,49 @@
+"""Entry point: `cd apps/api && python -m app.main`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from facegrid_protocol import MAX_MESSAGE_BYTES
+from pydantic import ValidationError
+
+from .config import Settings
+from .factory import create_app
+from .logs import setup_logging
+from .services import Services
+
+log = logging.getLogger("app")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"facegrid-api: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main() -> None:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_file, [settings.api_key, settings.worker_token])
+    app = create_app(Services.build(settings))
+    log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, settings.api_port)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep our handlers (and secret masking)
+        ws_max_size=MAX_MESSAGE_BYTES,
+        ws_ping_interval=settings.heartbeat_interval,
+        ws_ping_timeout=settings.heartbeat_timeout,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The hub: which workers are connected, who gets the next job, who has gone quiet."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from .session import WorkerSession
+
+log = logging.getLogger(__name__)
+
+
+class WorkerHub:
+    """Owns the set of live sessions and the reaper loop that expires silent ones."""
+
+    def __init__(self, *, heartbeat_interval: float, heartbeat_timeout: float) -> None:
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self._sessions: dict[str, WorkerSession] = {}
+        self._drained: set[str] = set()
+        self._claimed: set[str] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    def sessions(self) -> list[WorkerSession]:
+        return list(self._sessions.values())
+
+    def get(self, worker_id: str) -> WorkerSession | None:
+        return self._sessions.get(worker_id)
+
+    def admit(self, worker_id: str) -> str | None:
+        """Claim ``worker_id`` for a connection being set up, or say why not.
+
+        Policy for a second connection with an id already in use: while the
+        existing connection is alive (heard from within two heartbeat intervals,
+        or still registering) the newcomer is refused, so two processes
+        misconfigured with one id never evict each other in a loop. A quiet one is
+        presumed dead (half-open after a network drop or a crash) and is replaced.
+        """
+        if worker_id in self._claimed:
+            return f"worker id {worker_id!r} is already registering"
+        existing = self._sessions.get(worker_id)
+        if existing is not None:
+            if existing.quiet_for() < 2 * self.heartbeat_interval:
+                where = f"{existing.info.hostname} pid {existing.info.pid}"
+                return f"worker id {worker_id!r} is already connected from {where}"
+            log.warning("worker %s reconnected; replacing its silent connection", worker_id)
+            existing.expire("replaced by a new connection")
+            del self._sessions[worker_id]
+        self._claimed.add(worker_id)
+        return None
+
+    def unclaim(self, worker_id: str) -> None:
+        """Registration failed: the id is free again."""
+        self._claimed.discard(worker_id)
+
+    def attach(self, session: WorkerSession) -> None:
+        self._claimed.discard(session.id)
+        session.draining = session.id in self._drained
+        self._sessions[session.id] = session
+
+    def detach(self, session: WorkerSession) -> bool:
+        """Forget the session; False when a newer connection already took its place."""
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+            return True
+        return False
+
+    def drain(self, worker_id: str, draining: bool) -> None:
+        """Stop (or resume) sending a worker jobs; the choice outlives its reconnects."""
+        (self._drained.add if draining else self._drained.discard)(worker_id)
+        session = self._sessions.get(worker_id)
+        if session is not None:
+            session.draining = draining
+
+    def can_serve(self, kind: str) -> bool:
+        caps = (s for s in self._sessions.values() if not s.draining)
+        return any(kind in s.info.capabilities.job_types for s in caps)
+
+    def pick(self, kind: str) -> WorkerSession | None:
+        """The least-loaded worker with a free slot for this kind, or None."""
+        ready = [s for s in self._sessions.values() if s.can_take(kind)]
+        return min(ready, key=lambda s: (s.load, len(s.in_flight)), default=None)
+
+    # --- reaper ----------------------------------------------------------
+
+    def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap_forever(), name="worker-reaper")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+
+    async def _reap_forever(self) -> None:
+        period = min(1.0, self.heartbeat_interval / 2)
+        while True:
+            await asyncio.sleep(period)
+            for session in self.sessions():
+                quiet = session.quiet_for()
+                if quiet > self.heartbeat_timeout and session.expired_reason is None:
+                    log.warning("worker %s silent for %.1f s: marking it offline", session.id, quiet)
+                    session.expire(f"no heartbeat for {quiet:.0f} s")

@@ -1,0 +1,84 @@
+"""One connected worker, as the API sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from facegrid_protocol import Message, Register, encode
+from starlette.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from ..jobs import PendingJob
+
+
+class WorkerStatus(str, Enum):
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"
+    OFFLINE = "offline"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(eq=False)
+class WorkerSession:
+    """State of one live connection; only the hub, the socket handler and the dispatcher touch it."""
+
+    info: Register
+    websocket: WebSocket
+    connected_at: datetime = field(default_factory=utcnow)
+    last_heartbeat: datetime | None = None
+    draining: bool = False
+    in_flight: dict[str, PendingJob] = field(default_factory=dict)
+    jobs_done: int = 0
+    jobs_failed: int = 0
+    receive_task: asyncio.Task[None] | None = None
+    expired_reason: str | None = None
+    _last_heard: float = field(default_factory=time.monotonic)
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def id(self) -> str:
+        return self.info.worker_id
+
+    @property
+    def status(self) -> WorkerStatus:
+        if self.draining:
+            return WorkerStatus.DRAINING
+        return WorkerStatus.BUSY if self.in_flight else WorkerStatus.IDLE
+
+    @property
+    def load(self) -> float:
+        return len(self.in_flight) / self.info.capabilities.max_jobs
+
+    def can_take(self, kind: str) -> bool:
+        caps = self.info.capabilities
+        return not self.draining and kind in caps.job_types and len(self.in_flight) < caps.max_jobs
+
+    def heard(self) -> None:
+        self._last_heard = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds since anything arrived from this worker."""
+        return time.monotonic() - self._last_heard
+
+    async def send(self, message: Message, payload: bytes | None = None) -> None:
+        data = encode(message, payload)
+        async with self._send_lock:
+            if isinstance(data, bytes):
+                await self.websocket.send_bytes(data)
+            else:
+                await self.websocket.send_text(data)
+
+    def expire(self, reason: str) -> None:
+        """Drop the connection from the API's side (heartbeat timeout, replaced)."""
+        self.expired_reason = reason
+        if self.receive_task is not None:
+            self.receive_task.cancel()

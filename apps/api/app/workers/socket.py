@@ -1,0 +1,181 @@
+"""The one WebSocket endpoint workers dial: handshake checks, registration, message loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from typing import TYPE_CHECKING
+
+from facegrid_protocol import (
+    HEADER_PROTOCOL,
+    HEADER_WORKER_ID,
+    PROTOCOL_VERSION,
+    CloseCode,
+    Draining,
+    Frame,
+    Heartbeat,
+    JobRelease,
+    JobResult,
+    MessageTooLarge,
+    ProtocolError,
+    Refusal,
+    Register,
+    Registered,
+    decode,
+)
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .session import WorkerSession, utcnow
+
+if TYPE_CHECKING:
+    from ..services import Services
+
+log = logging.getLogger(__name__)
+
+REGISTER_TIMEOUT = 10.0
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "?"
+
+
+def check_handshake(websocket: WebSocket, services: Services) -> tuple[Refusal, str] | None:
+    """Decide before accepting, so a refused worker never counts as connected."""
+    headers = websocket.headers
+    token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(token.encode(), services.settings.worker_token.encode()):
+        return Refusal.UNAUTHORIZED, "missing or invalid worker token"
+    version = headers.get(HEADER_PROTOCOL, "")
+    if version != str(PROTOCOL_VERSION):
+        return (
+            Refusal.INCOMPATIBLE_PROTOCOL,
+            f"worker speaks protocol {version or 'unknown'}, this API speaks {PROTOCOL_VERSION}",
+        )
+    worker_id = headers.get(HEADER_WORKER_ID, "")
+    if not worker_id:
+        return Refusal.BAD_REQUEST, f"missing {HEADER_WORKER_ID} header"
+    clash = services.hub.admit(worker_id)
+    return (Refusal.DUPLICATE_ID, clash) if clash else None
+
+
+async def worker_socket(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    peer = _peer(websocket)
+    refusal = check_handshake(websocket, services)
+    if refusal is not None:
+        status, reason = refusal
+        log.warning("refused worker connection from %s: %s", peer, reason)
+        services.metrics.socket_refusals.labels(status.name.lower()).inc()
+        await websocket.send_denial_response(JSONResponse({"detail": reason}, status_code=status))
+        return
+    worker_id = websocket.headers[HEADER_WORKER_ID]
+    try:
+        await websocket.accept()
+        session = await _register(websocket, services)
+        services.hub.attach(session)
+    except (ProtocolError, asyncio.TimeoutError) as exc:
+        reason = exc.reason if isinstance(exc, ProtocolError) else "no register message in time"
+        log.warning("worker from %s failed to register: %s", peer, reason)
+        await _close(websocket, CloseCode.PROTOCOL_ERROR, reason)
+        return
+    except WebSocketDisconnect:
+        return
+    finally:
+        services.hub.unclaim(worker_id)  # a no-op once attached
+    await _serve(session, services)
+
+
+async def _register(websocket: WebSocket, services: Services) -> WorkerSession:
+    frame = await asyncio.wait_for(_receive(websocket, services), REGISTER_TIMEOUT)
+    message = frame.message
+    if not isinstance(message, Register):
+        raise ProtocolError(f"expected 'register' first, got {message.type!r}")
+    if message.worker_id != websocket.headers.get(HEADER_WORKER_ID):
+        raise ProtocolError("worker_id differs from the handshake's")
+    if message.protocol_version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol {message.protocol_version} != {PROTOCOL_VERSION}")
+    session = WorkerSession(info=message, websocket=websocket, last_heartbeat=utcnow())
+    caps = message.capabilities
+    log.info(
+        "worker %s registered from %s (host %s, pid %s, v%s, jobs %s x%d)",
+        session.id, _peer(websocket), message.hostname, message.pid, message.version,
+        ",".join(caps.job_types), caps.max_jobs,
+    )
+    settings = services.settings
+    await session.send(
+        Registered(
+            worker_id=session.id,
+            heartbeat_interval=settings.heartbeat_interval,
+            heartbeat_timeout=settings.heartbeat_timeout,
+        )
+    )
+    return session
+
+
+async def _serve(session: WorkerSession, services: Services) -> None:
+    """Run the message loop until the worker leaves, errs, or is expired by the hub."""
+    services.metrics.workers_connected.set(len(services.hub.sessions()))
+    session.receive_task = asyncio.create_task(_message_loop(session, services))
+    services.dispatcher.worker_available()
+    code: int | None = None
+    reason = ""
+    try:
+        await asyncio.to_thread(services.store.save, session)
+        await session.receive_task
+    except asyncio.CancelledError:
+        if session.expired_reason is None:
+            raise  # not expired by the hub: the server itself is stopping
+        code, reason = CloseCode.HEARTBEAT_TIMEOUT, session.expired_reason
+    except WebSocketDisconnect as exc:
+        log.info("worker %s disconnected (code %s)", session.id, exc.code)
+    except ProtocolError as exc:
+        code = CloseCode.TOO_BIG if isinstance(exc, MessageTooLarge) else CloseCode.PROTOCOL_ERROR
+        reason = exc.reason
+        log.warning("worker %s broke the protocol: %s", session.id, reason)
+    finally:
+        current = services.hub.detach(session)
+        services.dispatcher.worker_lost(session)
+        services.metrics.workers_connected.set(len(services.hub.sessions()))
+        if current:
+            await asyncio.to_thread(services.store.save, session)
+    if code is not None:
+        log.info("closing worker %s: %s", session.id, reason)
+        await _close(session.websocket, code, reason)
+
+
+async def _message_loop(session: WorkerSession, services: Services) -> None:
+    while True:
+        frame = await _receive(session.websocket, services)
+        session.heard()
+        message = frame.message
+        if isinstance(message, Heartbeat):
+            session.last_heartbeat = utcnow()
+        elif isinstance(message, JobResult):
+            services.dispatcher.job_result(session, message, frame.payload)
+        elif isinstance(message, JobRelease):
+            services.dispatcher.job_released(session, message)
+        elif isinstance(message, Draining):
+            log.info("worker %s is draining: %s", session.id, message.reason or "stopping")
+            session.draining = True
+        else:
+            raise ProtocolError(f"a worker may not send {message.type!r}")
+
+
+async def _receive(websocket: WebSocket, services: Services) -> Frame:
+    event = await websocket.receive()
+    if event["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(event.get("code", 1000), event.get("reason"))
+    data = event.get("bytes")
+    frame = decode(data if data is not None else event.get("text") or "")
+    services.metrics.socket_messages.labels("in", frame.message.type).inc()
+    return frame
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    # A half-open peer never answers the close handshake: don't wait on it for long.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason[:120]), 2.0)

@@ -1,0 +1,82 @@
+"""The worker's settings: one typed model, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import dotenv_values
+from facegrid_protocol import WORKER_PATH
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ENV_FILES = (REPO_ROOT / ".env", Path(".env"))
+
+OBSOLETE = {
+    "WORKER_HTTP_PORT": "workers listen on no port; they dial the API's socket",
+    "USE_ENHANCED_WORKER": "there is one worker, the basic socket-only FaceRecognitionWorker",
+}
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class WorkerSettings(BaseSettings):
+    """Every field is documented in `.env.example`; a test keeps the two in step."""
+
+    model_config = SettingsConfigDict(env_file=ENV_FILES, extra="ignore")
+
+    api_url: str = Field("http://localhost:8080", description="The API to dial (ws/wss derived from it).")
+    worker_id: str = Field(default_factory=default_worker_id, description="Unique id; default host-pid.")
+    worker_token: str = Field("", description="Shared secret the API expects from workers.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: Path | None = Field(None, description="Also log to this rotating file.")
+    max_jobs: int = Field(1, ge=1, le=64, description="Jobs run at once (each uses about one core).")
+    max_cameras: int = Field(4, ge=0, le=64, description="Cameras this worker may be given.")
+    shutdown_timeout: float = Field(10.0, ge=0, description="Seconds to finish jobs on SIGTERM.")
+    reconnect_max_delay: float = Field(30.0, gt=0, le=30, description="Cap of the reconnect backoff.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("worker_id", mode="before")
+    @classmethod
+    def _default_id(cls, value: object) -> object:
+        return value or default_worker_id()
+
+    @model_validator(mode="after")
+    def _validate(self) -> WorkerSettings:
+        if not self.worker_token:
+            raise ValueError("WORKER_TOKEN is not set (the API's .env holds it)")
+        scheme = urlsplit(self.api_url).scheme
+        if scheme not in ("http", "https", "ws", "wss"):
+            raise ValueError(f"API_URL must start with http://, https://, ws:// or wss://, not {scheme!r}")
+        return self
+
+    @property
+    def socket_url(self) -> str:
+        """The worker socket's URL: ws for http, wss for https."""
+        parts = urlsplit(self.api_url)
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + WORKER_PATH, "", ""))
+
+
+def obsolete_settings() -> list[str]:
+    """Names of retired variables still set in the environment or a .env file."""
+    found = {name for name in OBSOLETE if name in os.environ}
+    for path in ENV_FILES:
+        if path.is_file():
+            found |= OBSOLETE.keys() & dotenv_values(path).keys()
+    return sorted(found)

@@ -1,0 +1,49 @@
+"""Entry point: `cd apps/worker && python -m app.main` — the basic socket-only worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from .config import OBSOLETE, WorkerSettings, obsolete_settings
+from .logs import setup_logging
+from .worker import FaceRecognitionWorker
+from .worker_client import RegistrationRefused
+
+log = logging.getLogger("app")
+
+
+def load_settings() -> WorkerSettings:
+    try:
+        return WorkerSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"facegrid-worker: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main() -> None:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_file, [settings.worker_token])
+    for name in obsolete_settings():
+        log.warning("%s is set but obsolete and ignored: %s", name, OBSOLETE[name])
+    log.info(
+        "FaceGrid basic socket-only worker %s starting; connecting to %s (listens on no port)",
+        settings.worker_id,
+        settings.socket_url,
+    )
+    try:
+        asyncio.run(FaceRecognitionWorker(settings).run())
+    except RegistrationRefused as exc:
+        log.error("%s", exc)
+        raise SystemExit(3) from None
+    log.info("worker %s stopped", settings.worker_id)
+
+
+if __name__ == "__main__":
+    main()
