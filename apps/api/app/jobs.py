@@ -160,6 +160,10 @@ class Dispatcher:
 
     def _pump(self) -> None:
         """Hand queued jobs, in order, to the least-loaded worker that can take each."""
+        self._assign_queued()
+        self._metrics.jobs_queued.set(len(self._queue))
+
+    def _assign_queued(self) -> None:
         for job in list(self._queue):
             if job.future.done():
                 self._queue.remove(job)
@@ -185,6 +189,7 @@ class Dispatcher:
         """The requester gave up: drop the job if queued, else tell its worker."""
         if job in self._queue:
             self._queue.remove(job)
+            self._metrics.jobs_queued.set(len(self._queue))
             return
         for worker in self._hub.sessions():
             if job.job_id in worker.in_flight:

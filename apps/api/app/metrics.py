@@ -23,6 +23,9 @@ class Metrics:
             buckets=JOB_BUCKETS,
             registry=self.registry,
         )
+        self.jobs_queued = Gauge(
+            "facegrid_jobs_queued", "Jobs waiting for a free worker", registry=self.registry
+        )
         self.socket_messages = Counter(
             "facegrid_socket_messages",
             "Worker socket messages by direction and type",

@@ -1,19 +1,19 @@
 """The socket client: dials the API, registers, keeps the link alive, reconnects forever.
 
-Reconnection is the websockets library's own `async for ws in connect(...)` loop,
-with its backoff (random first delay, exponential, capped) and its keepalive pings;
-this module adds registration, heartbeats and the decision of which refusals are
-final. The client opens outbound connections only: it never listens.
+The websockets library does the connection and its keepalive pings. The retry loop
+is ours, not the library's `async for ws in connect(...)`: its backoff cap cannot be
+set on websockets 16 (the newest for Python 3.10), and ours must stay <= 30 s.
+The client opens outbound connections only: it never listens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Iterator
 
 from facegrid_protocol import (
     HEADER_PROTOCOL,
@@ -33,8 +33,7 @@ from facegrid_protocol import (
     encode,
 )
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import backoff
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.protocol import State
 
 log = logging.getLogger(__name__)
@@ -46,6 +45,16 @@ KEEPALIVE_TIMEOUT = 10.0
 JobHandler = Callable[[Job, bytes | None], Awaitable[None]]
 CancelHandler = Callable[[CancelJob], None]
 HeartbeatSource = Callable[[], Heartbeat]
+
+
+def backoff(max_delay: float, first: float = 1.0, factor: float = 1.6) -> Iterator[float]:
+    """Reconnect delays: a random first one (so a restarted API is not stampeded), then
+    exponential with jitter, capped at ``max_delay``."""
+    yield random.uniform(0, first)
+    delay = first
+    while True:
+        yield min(max_delay, delay) * random.uniform(0.8, 1.0)
+        delay *= factor
 
 
 class RegistrationRefused(Exception):
@@ -68,7 +77,7 @@ def _process_exception(exc: Exception) -> Exception | None:
             return RegistrationRefused(f"API refused this worker ({status}): {detail}")
         log.warning("API refused the connection (%s): %s; will retry", status, detail)
         return None
-    if isinstance(exc, (OSError, asyncio.TimeoutError, ConnectionClosed)):
+    if isinstance(exc, (OSError, asyncio.TimeoutError, ConnectionClosed, InvalidMessage)):
         log.warning("cannot reach the API: %s", exc or type(exc).__name__)
         return None
     return exc
@@ -94,7 +103,7 @@ class WorkerClient:
         self._on_job = on_job
         self._on_cancel = on_cancel
         self._heartbeat = heartbeat
-        self._delays = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=reconnect_max_delay)
+        self._max_delay = reconnect_max_delay
         self._ws: ClientConnection | None = None
         self._stopping = False
         self.registered = asyncio.Event()
@@ -106,36 +115,49 @@ class WorkerClient:
             HEADER_WORKER_ID: self._register.worker_id,
             HEADER_PROTOCOL: str(PROTOCOL_VERSION),
         }
-        async for ws in connect(
-            self._url,
-            additional_headers=headers,
-            max_size=MAX_MESSAGE_BYTES,
-            open_timeout=OPEN_TIMEOUT,
-            ping_interval=KEEPALIVE_INTERVAL,
-            ping_timeout=KEEPALIVE_TIMEOUT,
-            close_timeout=5,
-            process_exception=_process_exception,
-            reconnect_delays=self._delays,
-            logger=log,
-        ):
-            if self._stopping:
-                await ws.close()
-                return
-            self._ws = ws
+        delays = backoff(self._max_delay)
+        while not self._stopping:
             try:
-                await self._serve(ws)
-            except ConnectionClosed as exc:
-                self._log_closed(exc)
-            except ProtocolError as exc:
-                log.error("API sent an invalid message: %s", exc.reason)
-                await ws.close(CloseCode.PROTOCOL_ERROR, exc.reason[:120])
-            finally:
-                self._ws = None
-                self.registered.clear()
-            if self._stopping:
-                return
-            # A link that dropped right after opening would otherwise spin: pause a little.
-            await asyncio.sleep(1.0)
+                ws = await connect(
+                    self._url,
+                    additional_headers=headers,
+                    max_size=MAX_MESSAGE_BYTES,
+                    open_timeout=OPEN_TIMEOUT,
+                    ping_interval=KEEPALIVE_INTERVAL,
+                    ping_timeout=KEEPALIVE_TIMEOUT,
+                    close_timeout=5,
+                )
+            except Exception as exc:
+                fatal = _process_exception(exc)
+                if fatal is not None:
+                    raise fatal from exc
+                delay = next(delays)
+                log.info("reconnecting in %.1f s", delay)
+                await asyncio.sleep(delay)
+                continue
+            if await self._run_connection(ws):
+                delays = backoff(self._max_delay)  # it worked: start again from short delays
+            else:
+                await asyncio.sleep(next(delays))
+
+    async def _run_connection(self, ws: ClientConnection) -> bool:
+        """Serve one connection until it ends; True if registration succeeded."""
+        self._ws = ws
+        try:
+            await self._serve(ws)
+        except ConnectionClosed as exc:
+            self._log_closed(exc)
+        except ProtocolError as exc:
+            log.error("API sent an invalid message: %s", exc.reason)
+            await ws.close(CloseCode.PROTOCOL_ERROR, exc.reason[:120])
+        except asyncio.TimeoutError:
+            log.warning("API did not confirm registration in time")
+            await ws.close(CloseCode.PROTOCOL_ERROR, "no 'registered' in time")
+        finally:
+            self._ws = None
+        registered = self.registered.is_set()
+        self.registered.clear()
+        return registered
 
     async def send(self, message: Message, payload: bytes | None = None) -> bool:
         """Send if connected; False when the link is down (the API re-queues what it lost)."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Creates .venv at the repo root and installs what FaceGrid needs; safe to run again
+# (it reinstalls only when a requirements file changed). Sourced by run.sh and test.sh.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11 python3.10; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "FaceGrid needs Python 3.10 or newer (set PYTHON=/path/to/python3)" >&2
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python="$(find_python)"
+  echo "setup: creating $VENV with $("$python" --version)"
+  "$python" -m venv "$VENV" || {
+    echo "setup: 'python -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv" >&2; exit 1; }
+fi
+
+stamp="$VENV/.facegrid-requirements"
+wanted="$(cat "$REPO"/requirements-dev.txt "$REPO"/apps/*/requirements.txt "$REPO"/packages/protocol/pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: installing dependencies into .venv (the first time takes a few minutes)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  (cd "$REPO" && "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt)
+  echo "$wanted" > "$stamp"
+fi

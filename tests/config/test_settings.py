@@ -1,0 +1,46 @@
+"""Settings: `.env.example` documents every variable, and bad values stop a process clearly."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+from harness import API_DIR, PYTHON, REPO, WORKER_DIR, _base_env
+
+
+def _settings_fields(path: Path, class_name: str, module_name: str) -> set[str]:
+    # Loaded by path: both apps call their package `app`, so they cannot share one import.
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name.upper() for name in getattr(module, class_name).model_fields}
+
+
+def test_env_example_documents_every_setting_and_nothing_else():
+    documented = set(dotenv_values(REPO / ".env.example"))
+    api = _settings_fields(API_DIR / "app" / "config.py", "Settings", "api_config")
+    worker = _settings_fields(WORKER_DIR / "app" / "config.py", "WorkerSettings", "worker_config")
+    assert documented == api | worker
+    assert not {"WORKER_HTTP_PORT", "USE_ENHANCED_WORKER"} & documented
+
+
+@pytest.mark.parametrize(
+    ("app_dir", "env", "message"),
+    [
+        (API_DIR, {"API_KEY": "", "WORKER_TOKEN": "t" * 20}, "API_KEY is not set"),
+        (API_DIR, {"API_KEY": "changeme-changeme-123", "WORKER_TOKEN": "t" * 20}, "API_KEY looks like a placeholder"),
+        (API_DIR, {"API_KEY": "k" * 20, "WORKER_TOKEN": "t" * 20, "API_PORT": "http"}, "API_PORT"),
+        (WORKER_DIR, {"WORKER_TOKEN": ""}, "WORKER_TOKEN is not set"),
+        (WORKER_DIR, {"WORKER_TOKEN": "t" * 20, "API_URL": "ftp://x"}, "API_URL must start with"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_the_variable(app_dir, env, message, tmp_path):
+    env = _base_env(DATA_DIR=str(tmp_path), **env)
+    done = subprocess.run([PYTHON, "-m", "app.main"], cwd=app_dir, env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 2
+    assert message in done.stderr

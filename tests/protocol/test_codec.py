@@ -1,0 +1,106 @@
+"""The wire protocol without sockets: frames in, typed messages out, and back."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from facegrid_protocol import (
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    CancelJob,
+    Capabilities,
+    Draining,
+    Heartbeat,
+    Job,
+    JobError,
+    JobRelease,
+    JobResult,
+    MessageTooLarge,
+    ProtocolError,
+    Refusal,
+    Register,
+    Registered,
+    decode,
+    encode,
+)
+
+CAPS = Capabilities(job_types=["echo"], models={"dlib": "20.0"}, max_jobs=2, max_cameras=4, cpu_count=2)
+
+EVERY_MESSAGE = [
+    Register(worker_id="w1", hostname="h", pid=1, version="0.1", protocol_version=PROTOCOL_VERSION,
+             capabilities=CAPS),
+    Registered(worker_id="w1", heartbeat_interval=5, heartbeat_timeout=15),
+    Heartbeat(jobs_in_flight=0),
+    Draining(reason="stopping"),
+    Job(job_id="j1", kind="echo", params={"data": [1, "x"]}, timeout=3),
+    JobResult(job_id="j1", result={"data": 1}),
+    JobResult(job_id="j1", error=JobError(code="bad_input", message="no face")),
+    JobRelease(job_id="j1", reason="stopping"),
+    CancelJob(job_id="j1"),
+]
+
+
+@pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda m: m.type)
+def test_every_message_round_trips_as_a_text_frame(message):
+    data = encode(message)
+    assert isinstance(data, str)
+    assert json.loads(data)["type"] == message.type
+    assert decode(data) == (message, None)
+
+
+def test_payload_travels_raw_in_one_binary_frame():
+    image = bytes(range(256)) * 100
+    data = encode(Job(job_id="j", kind="detect", timeout=1), image)
+    assert isinstance(data, bytes)
+    (header_len,) = struct.unpack(">I", data[:4])
+    assert json.loads(data[4 : 4 + header_len])["kind"] == "detect"
+    assert data.endswith(image) and len(data) == 4 + header_len + len(image)  # no base64
+    frame = decode(data)
+    assert frame.message.job_id == "j" and frame.payload == image
+
+
+def test_empty_payload_is_kept_distinct_from_none():
+    frame = decode(encode(JobResult(job_id="j", result={}), b""))
+    assert frame.payload == b""
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("{not json", "malformed JSON"),
+        ("[1, 2]", "JSON object with a 'type'"),
+        ('{"job_id": "x"}', "JSON object with a 'type'"),
+        ('{"type": "launch_missiles"}', "unknown message type 'launch_missiles'"),
+        ('{"type": "heartbeat"}', "jobs_in_flight"),
+        ('{"type": "heartbeat", "jobs_in_flight": -1}', "jobs_in_flight"),
+        ('{"type": "heartbeat", "jobs_in_flight": 0, "extra": 1}', "extra"),
+        (b"\x00\x01", "shorter than its header length"),
+        (b"\x00\x00\x10\x00{}", "runs past the frame"),
+        (b"\x00\x00\x00\x02\xff\xfe", "malformed JSON"),
+    ],
+)
+def test_bad_frames_raise_protocol_errors_that_say_why(data, reason):
+    with pytest.raises(ProtocolError) as err:
+        decode(data)
+    assert reason in err.value.reason
+
+
+def test_frames_over_the_limit_are_refused_both_ways():
+    payload = b"\0" * 1000
+    with pytest.raises(MessageTooLarge) as err:
+        encode(Job(job_id="j", kind="echo", timeout=1), payload, limit=500)
+    assert err.value.limit == 500 and err.value.size > 1000
+    with pytest.raises(MessageTooLarge):
+        decode(b"\0" * (MAX_MESSAGE_BYTES + 1))
+
+
+def test_registration_carries_no_http_port():
+    fields = set(Register.model_fields) | set(Capabilities.model_fields)
+    assert not any("port" in name for name in fields)
+
+
+def test_refusals_split_into_permanent_and_retryable():
+    assert Refusal.UNAUTHORIZED.permanent and Refusal.INCOMPATIBLE_PROTOCOL.permanent
+    assert not Refusal.DUPLICATE_ID.permanent
