@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import Api, Proc, Worker
+from harness import REPO, Api, Proc, Worker
+
+sys.path.insert(0, str(REPO / "scripts"))
+from fetch_sample_faces import sample_faces_dir
 
 MakeApi = Callable[..., Api]
 MakeWorker = Callable[..., Worker]
+
+
+@pytest.fixture(scope="session")
+def sample_faces() -> Path:
+    """Real photos (the face_recognition 1.3.0 test images), fetched once into .cache/sample_faces."""
+    return sample_faces_dir()
 
 
 @pytest.fixture

@@ -60,9 +60,10 @@ class Proc:
         self.popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     @property
     def pid(self) -> int:
@@ -147,7 +148,9 @@ class Worker(Proc):
     def __init__(self, api: Api, worker_id: str, tmp: Path, **settings: str) -> None:
         self.id = worker_id
         self.api = api
-        env = _base_env(**{"API_URL": api.url, "WORKER_ID": worker_id, "WORKER_TOKEN": api.worker_token, **settings})
+        env = _base_env(
+            **{"API_URL": api.url, "WORKER_ID": worker_id, "WORKER_TOKEN": api.worker_token, **settings}
+        )
         super().__init__([PYTHON, "-m", "app.main"], WORKER_DIR, env, tmp / f"{worker_id}.log")
 
     def wait_registered(self, timeout: float = 30) -> dict[str, Any]:

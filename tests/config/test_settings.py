@@ -32,7 +32,11 @@ def test_env_example_documents_every_setting_and_nothing_else():
     ("app_dir", "env", "message"),
     [
         (API_DIR, {"API_KEY": "", "WORKER_TOKEN": "t" * 20}, "API_KEY is not set"),
-        (API_DIR, {"API_KEY": "changeme-changeme-123", "WORKER_TOKEN": "t" * 20}, "API_KEY looks like a placeholder"),
+        (
+            API_DIR,
+            {"API_KEY": "changeme-changeme-123", "WORKER_TOKEN": "t" * 20},
+            "API_KEY looks like a placeholder",
+        ),
         (API_DIR, {"API_KEY": "k" * 20, "WORKER_TOKEN": "t" * 20, "API_PORT": "http"}, "API_PORT"),
         (WORKER_DIR, {"WORKER_TOKEN": ""}, "WORKER_TOKEN is not set"),
         (WORKER_DIR, {"WORKER_TOKEN": "t" * 20, "API_URL": "ftp://x"}, "API_URL must start with"),
@@ -40,7 +44,8 @@ def test_env_example_documents_every_setting_and_nothing_else():
 )
 def test_bad_configuration_exits_2_naming_the_variable(app_dir, env, message, tmp_path):
     env = _base_env(DATA_DIR=str(tmp_path), **env)
-    done = subprocess.run([PYTHON, "-m", "app.main"], cwd=app_dir, env=env, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [PYTHON, "-m", "app.main"], cwd=app_dir, env=env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2
     assert message in done.stderr

@@ -13,7 +13,9 @@ def _echo(api, data, delay=0.0, **extra):
 
 
 def _queued(api) -> int:
-    line = next(x for x in api.http.get("/metrics").text.splitlines() if x.startswith("facegrid_jobs_queued "))
+    line = next(
+        x for x in api.http.get("/metrics").text.splitlines() if x.startswith("facegrid_jobs_queued ")
+    )
     return int(float(line.split()[1]))
 
 
@@ -81,7 +83,9 @@ def test_job_moves_to_another_worker_when_its_worker_is_killed(api, make_worker)
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(_echo, api, "precious", 3)
         busy = wait_until(
-            lambda: next((w for w in api.online().values() if w["status"] == "busy"), None), 10, "a busy worker"
+            lambda: next((w for w in api.online().values() if w["status"] == "busy"), None),
+            10,
+            "a busy worker",
         )
         workers[busy["id"]].send(signal.SIGKILL)
         result = answer.result(timeout=30)

@@ -32,8 +32,18 @@ async def _registered_peer(api, worker_id: str) -> websockets.ClientConnection:
         max_size=None,
     )
     caps = Capabilities(job_types=["echo"], max_jobs=1, max_cameras=0, cpu_count=1)
-    await ws.send(encode(Register(worker_id=worker_id, hostname="test", pid=os.getpid(), version="t",
-                                  protocol_version=PROTOCOL_VERSION, capabilities=caps)))
+    await ws.send(
+        encode(
+            Register(
+                worker_id=worker_id,
+                hostname="test",
+                pid=os.getpid(),
+                version="t",
+                protocol_version=PROTOCOL_VERSION,
+                capabilities=caps,
+            )
+        )
+    )
     assert decode(await ws.recv()).message.type == "registered"
     return ws
 

@@ -29,8 +29,14 @@ from facegrid_protocol import (
 CAPS = Capabilities(job_types=["echo"], models={"dlib": "20.0"}, max_jobs=2, max_cameras=4, cpu_count=2)
 
 EVERY_MESSAGE = [
-    Register(worker_id="w1", hostname="h", pid=1, version="0.1", protocol_version=PROTOCOL_VERSION,
-             capabilities=CAPS),
+    Register(
+        worker_id="w1",
+        hostname="h",
+        pid=1,
+        version="0.1",
+        protocol_version=PROTOCOL_VERSION,
+        capabilities=CAPS,
+    ),
     Registered(worker_id="w1", heartbeat_interval=5, heartbeat_timeout=15),
     Heartbeat(jobs_in_flight=0),
     Draining(reason="stopping"),

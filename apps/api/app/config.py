@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     )
 
     api_host: str = Field("0.0.0.0", description="Interface the API binds.")
-    api_port: int = Field(8080, ge=0, le=65535, description="Port of the REST API, dashboard and worker socket.")
+    api_port: int = Field(
+        8080, ge=0, le=65535, description="Port of the REST API, dashboard and worker socket."
+    )
     data_dir: Path = Field(Path("./data"), description="Database, face crops and snapshots live here.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in DATA_DIR.")
     api_key: str = Field("", description="Clients send it as X-API-Key.")
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
     job_timeout: float = Field(30.0, gt=0, description="Seconds a request waits for its job.")
     job_queue_size: int = Field(100, ge=1, description="Jobs waiting for a free worker before 503.")
     job_max_attempts: int = Field(3, ge=1, description="Tries of a job whose worker disconnects mid-job.")
+    max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest image file accepted, in MB.")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height accepted.")
+    match_threshold: float = Field(0.6, gt=0, le=2, description="Default distance below which faces match.")
+    enroll_min_face_size: int = Field(40, ge=1, description="Smallest face side, in px, to enroll.")
+    enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")
 
     @field_validator("log_level", mode="before")
     @classmethod

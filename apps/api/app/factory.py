@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from facegrid_protocol import WORKER_PATH
@@ -11,10 +11,16 @@ from fastapi.responses import JSONResponse
 
 from . import __version__
 from .jobs import DispatchError, JobFailed, JobTimeout
-from .routes import diagnostics, health, workers
+from .people import Conflict, NotFound
+from .recognition import ImageRejected
+from .routes import diagnostics, faces, health, persons, recognition, workers
 from .security import require_api_key
 from .services import Services
+from .uploads import BodyLimit
 from .workers.socket import worker_socket
+
+MB = 1024 * 1024
+JSON_BODY_LIMIT = MB
 
 RETRY_AFTER_SECONDS = 5
 
@@ -28,6 +34,36 @@ def _dispatch_error(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, JobTimeout):
         return JSONResponse({"detail": str(exc)}, 504)
     return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _image_rejected(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ImageRejected)
+    return JSONResponse({"detail": exc.message, "code": exc.code}, exc.status)
+
+
+def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, 404)
+
+
+def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, 409)
+
+
+def _body_limits(services: Services) -> Callable[[str], int]:
+    """Largest request body per route: images get MAX_UPLOAD_MB per file, JSON 1 MB."""
+    settings = services.settings
+    per_file = settings.max_upload_mb * MB
+
+    def limit_for(path: str) -> int:
+        if path.startswith("/api/persons/") and path.endswith("/faces"):
+            return per_file * settings.enroll_max_files
+        if path == "/api/verify":
+            return per_file * 2
+        if path in ("/api/recognize", "/api/detect"):
+            return per_file
+        return JSON_BODY_LIMIT
+
+    return limit_for
 
 
 def create_app(services: Services) -> FastAPI:
@@ -47,9 +83,13 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.add_exception_handler(DispatchError, _dispatch_error)
+    app.add_exception_handler(ImageRejected, _image_rejected)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_middleware(BodyLimit, limit_for=_body_limits(services))
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
-    for module in (workers, diagnostics):
+    for module in (workers, persons, faces, recognition, diagnostics):
         app.include_router(module.router, prefix="/api", dependencies=protected)
     app.add_api_websocket_route(WORKER_PATH, worker_socket)
     return app

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,7 @@ class Dispatcher:
         self._queue_size = queue_size
         self._max_attempts = max_attempts
         self._queue: deque[PendingJob] = deque()
+        self._sends: set[asyncio.Task[None]] = set()  # held so they are not garbage-collected mid-send
 
     @property
     def queued(self) -> int:
@@ -175,7 +177,12 @@ class Dispatcher:
             job.attempts += 1
             worker.in_flight[job.job_id] = job
             message = Job(job_id=job.job_id, kind=job.kind, params=job.params, timeout=job.timeout)
-            asyncio.create_task(self._send(worker, message, job.payload))
+            self._spawn(self._send(worker, message, job.payload))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     async def _send(self, worker: WorkerSession, message: Job, payload: bytes | None) -> None:
         try:
@@ -194,4 +201,4 @@ class Dispatcher:
         for worker in self._hub.sessions():
             if job.job_id in worker.in_flight:
                 # The slot stays taken until the worker answers: its CPU is still busy.
-                asyncio.create_task(worker.send(CancelJob(job_id=job.job_id)))
+                self._spawn(worker.send(CancelJob(job_id=job.job_id)))

@@ -24,7 +24,9 @@ def load_settings() -> Settings:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]).upper()
             message = error["msg"].removeprefix("Value error, ")
-            print(f"facegrid-api: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr)
+            print(
+                f"facegrid-api: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr
+            )
         raise SystemExit(2) from None
 
 

@@ -33,7 +33,10 @@ class Metrics:
             registry=self.registry,
         )
         self.socket_refusals = Counter(
-            "facegrid_socket_refusals", "Worker connections refused, by reason", ["reason"], registry=self.registry
+            "facegrid_socket_refusals",
+            "Worker connections refused, by reason",
+            ["reason"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -9,8 +9,11 @@ from sqlalchemy import Engine
 
 from . import db
 from .config import Settings
+from .gallery import Gallery
 from .jobs import Dispatcher
 from .metrics import Metrics
+from .people import People
+from .recognition import Recognition
 from .workers.hub import WorkerHub
 from .workers.store import WorkerStore
 
@@ -25,6 +28,8 @@ class Services:
     hub: WorkerHub
     store: WorkerStore
     dispatcher: Dispatcher
+    people: People
+    recognition: Recognition
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -37,12 +42,16 @@ class Services:
         dispatcher = Dispatcher(
             hub, metrics, queue_size=settings.job_queue_size, max_attempts=settings.job_max_attempts
         )
-        return cls(settings, engine, metrics, hub, WorkerStore(db.session_factory(engine)), dispatcher)
+        sessions = db.session_factory(engine)
+        people = People(sessions, Gallery(), settings.data_dir / "faces")
+        recognition = Recognition(settings, dispatcher, people)
+        return cls(settings, engine, metrics, hub, WorkerStore(sessions), dispatcher, people, recognition)
 
     async def start(self) -> None:
         db.migrate(self.engine)
+        faces = self.people.load_gallery()
         self.hub.start()
-        log.info("API ready; data in %s", self.settings.data_dir.resolve())
+        log.info("API ready; data in %s; %d enrolled faces", self.settings.data_dir.resolve(), faces)
 
     async def stop(self) -> None:
         await self.hub.stop()

@@ -40,6 +40,14 @@ class WorkerSettings(BaseSettings):
     max_cameras: int = Field(4, ge=0, le=64, description="Cameras this worker may be given.")
     shutdown_timeout: float = Field(10.0, ge=0, description="Seconds to finish jobs on SIGTERM.")
     reconnect_max_delay: float = Field(30.0, gt=0, le=30, description="Cap of the reconnect backoff.")
+    detector: Literal["hog", "cnn"] = Field(
+        "hog", description="Face detector: hog (fast) or cnn (slow on CPU)."
+    )
+    detect_upsample: int = Field(
+        1, ge=0, le=3, description="Detector upsampling; 1 finds faces down to ~40 px."
+    )
+    detect_max_side: int = Field(960, ge=160, description="Images are shrunk to this longest side to detect.")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height decoded.")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from .config import OBSOLETE, WorkerSettings, obsolete_settings
 from .logs import setup_logging
-from .worker import FaceRecognitionWorker
+from .worker import FaceRecognitionWorker, StartupFailed
 from .worker_client import RegistrationRefused
 
 log = logging.getLogger("app")
@@ -23,7 +23,10 @@ def load_settings() -> WorkerSettings:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]).upper()
             message = error["msg"].removeprefix("Value error, ")
-            print(f"facegrid-worker: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr)
+            print(
+                f"facegrid-worker: bad configuration: {field + ': ' if field else ''}{message}",
+                file=sys.stderr,
+            )
         raise SystemExit(2) from None
 
 
@@ -42,6 +45,9 @@ def main() -> None:
     except RegistrationRefused as exc:
         log.error("%s", exc)
         raise SystemExit(3) from None
+    except StartupFailed as exc:
+        log.error("%s; not registering", exc)
+        raise SystemExit(4) from None
     log.info("worker %s stopped", settings.worker_id)
 
 

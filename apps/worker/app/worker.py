@@ -31,18 +31,32 @@ from facegrid_protocol import (
 
 from . import __version__
 from .config import WorkerSettings
+from .engine import EngineConfig, FaceEngine
 from .jobs import Handler, JobInputError
+from .jobs.analyze import analyze_handler
 from .jobs.echo import run_echo
 from .worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
 
 
+class StartupFailed(Exception):
+    """The worker cannot work (its models do not load or run): it must not register."""
+
+
 class FaceRecognitionWorker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        self._handlers: dict[str, Handler] = {"echo": run_echo}
-        self._models: dict[str, str] = {}
+        self.engine = FaceEngine(
+            EngineConfig(
+                detector=settings.detector,
+                upsample=settings.detect_upsample,
+                detection_max_side=settings.detect_max_side,
+                max_pixels=settings.max_image_pixels,
+            ),
+            processes=settings.max_jobs,
+        )
+        self._handlers: dict[str, Handler] = {"echo": run_echo, "analyze": analyze_handler(self.engine)}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._draining = False
         self._stopped = asyncio.Event()
@@ -50,7 +64,7 @@ class FaceRecognitionWorker:
         self.client = WorkerClient(
             url=settings.socket_url,
             token=settings.worker_token,
-            register=self._registration(),
+            registration=self._registration,
             on_job=self._accept,
             on_cancel=self._cancel,
             heartbeat=lambda: Heartbeat(jobs_in_flight=len(self._running)),
@@ -67,7 +81,7 @@ class FaceRecognitionWorker:
             protocol_version=PROTOCOL_VERSION,
             capabilities=Capabilities(
                 job_types=sorted(self._handlers),
-                models=self._models,
+                models=self.engine.models,
                 max_jobs=s.max_jobs,
                 max_cameras=s.max_cameras,
                 cpu_count=os.cpu_count() or 1,
@@ -75,10 +89,28 @@ class FaceRecognitionWorker:
         )
 
     async def run(self) -> None:
-        """Serve until SIGINT/SIGTERM, then drain and return."""
+        """Check the models, then serve until SIGINT/SIGTERM, then drain and return."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self._check_models()
+            await self._serve()
+        finally:
+            self.engine.close()
+
+    async def _check_models(self) -> None:
+        try:
+            timings = await self.engine.start()
+        except Exception as exc:
+            raise StartupFailed(f"face models failed their start-up check: {exc}") from exc
+        log.info(
+            "models ready (%s; self-test %s)",
+            ", ".join(f"{k} {v}" for k, v in self.engine.models.items()),
+            ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
+        )
+
+    async def _serve(self) -> None:
         link = asyncio.create_task(self.client.run(), name="link")
         stop = asyncio.create_task(self._stopped.wait(), name="stop")
         done, _ = await asyncio.wait({link, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -141,7 +173,10 @@ class FaceRecognitionWorker:
             answer = JobResult(job_id=job.job_id, result=output.result)
             out_payload = output.payload
         except JobInputError as exc:
-            answer, out_payload = JobResult(job_id=job.job_id, error=JobError(code=exc.code, message=exc.message)), None
+            answer, out_payload = (
+                JobResult(job_id=job.job_id, error=JobError(code=exc.code, message=exc.message)),
+                None,
+            )
         except Exception as exc:  # a bad job must never take the worker down
             log.exception("job %s (%s) failed", job.job_id, job.kind)
             error = JobError(code="internal", message=f"{type(exc).__name__}: {exc}")

@@ -91,7 +91,7 @@ class WorkerClient:
         *,
         url: str,
         token: str,
-        register: Register,
+        registration: Callable[[], Register],
         on_job: JobHandler,
         on_cancel: CancelHandler,
         heartbeat: HeartbeatSource,
@@ -99,7 +99,7 @@ class WorkerClient:
     ) -> None:
         self._url = url
         self._token = token
-        self._register = register
+        self._registration = registration
         self._on_job = on_job
         self._on_cancel = on_cancel
         self._heartbeat = heartbeat
@@ -112,7 +112,7 @@ class WorkerClient:
         """Connect, serve, reconnect, until :meth:`close`. Raises RegistrationRefused."""
         headers = {
             "Authorization": f"Bearer {self._token}",
-            HEADER_WORKER_ID: self._register.worker_id,
+            HEADER_WORKER_ID: self._registration().worker_id,
             HEADER_PROTOCOL: str(PROTOCOL_VERSION),
         }
         delays = backoff(self._max_delay)
@@ -178,7 +178,7 @@ class WorkerClient:
                 await self._ws.close(CloseCode.NORMAL, "worker stopping")
 
     async def _serve(self, ws: ClientConnection) -> None:
-        await ws.send(encode(self._register))
+        await ws.send(encode(self._registration()))
         first = decode(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT)).message
         if not isinstance(first, Registered):
             raise ProtocolError(f"expected 'registered', got {first.type!r}")

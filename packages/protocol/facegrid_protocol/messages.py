@@ -8,7 +8,7 @@ side does not know means the versions disagree.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -121,7 +121,7 @@ class CancelJob(_Message):
 
 
 Message = Annotated[
-    Union[Register, Heartbeat, Draining, JobResult, JobRelease, Registered, Job, CancelJob],
+    Register | Heartbeat | Draining | JobResult | JobRelease | Registered | Job | CancelJob,
     Field(discriminator="type"),
 ]
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)

@@ -1,7 +1,6 @@
 """Alembic environment: runs on the connection `db.migrate` hands over."""
 
 from alembic import context
-
 from app.models import Base
 
 connection = context.config.attributes["connection"]

@@ -19,7 +19,9 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database answers", responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/ready", summary="The database answers", responses={503: {"description": "Database unreachable"}}
+)
 async def ready(services: ServicesDep) -> JSONResponse:
     try:
         await asyncio.to_thread(db.ping, services.engine)

@@ -102,8 +102,13 @@ async def _register(websocket: WebSocket, services: Services) -> WorkerSession:
     caps = message.capabilities
     log.info(
         "worker %s registered from %s (host %s, pid %s, v%s, jobs %s x%d)",
-        session.id, _peer(websocket), message.hostname, message.pid, message.version,
-        ",".join(caps.job_types), caps.max_jobs,
+        session.id,
+        _peer(websocket),
+        message.hostname,
+        message.pid,
+        message.version,
+        ",".join(caps.job_types),
+        caps.max_jobs,
     )
     settings = services.settings
     await session.send(

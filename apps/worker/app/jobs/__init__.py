@@ -13,9 +13,12 @@ class JobInputError(Exception):
     """The job's input is at fault (not the worker): reported to the API with a code."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)  # both in args, so it pickles across processes
         self.code = code
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,138 @@
+"""People: create, list, search, change, delete, and enroll their faces."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+
+from ..jobs import DispatchError, JobFailed, NoWorkerAvailable
+from ..models import Face, Person
+from ..people import NewFace
+from ..recognition import ImageRejected
+from ..schemas import EnrollItem, EnrollOut, FaceOut, PersonIn, PersonOut, PersonPage, PersonPatch
+from ..security import ServicesDep
+
+router = APIRouter(prefix="/persons", tags=["people"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such person"}}
+
+
+def person_out(person: Person, face_count: int) -> PersonOut:
+    return PersonOut(
+        id=person.id,
+        name=person.name,
+        external_id=person.external_id,
+        metadata=person.meta or {},
+        face_count=face_count,
+        created_at=person.created_at,
+        updated_at=person.updated_at,
+    )
+
+
+def face_out(face: Face) -> FaceOut:
+    return FaceOut.model_validate(
+        {
+            "id": face.id,
+            "person_id": face.person_id,
+            "box": face.box,
+            "quality": face.quality,
+            "source_name": face.source_name,
+            "created_at": face.created_at,
+            "crop_url": f"/api/faces/{face.id}/crop.jpg",
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PersonOut,
+    responses={409: {"description": "external_id already used"}},
+)
+async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
+    person, count = await asyncio.to_thread(
+        services.people.create, body.name, body.external_id, body.metadata
+    )
+    return person_out(person, count)
+
+
+@router.get("", response_model=PersonPage, summary="List people, optionally searching by name")
+async def list_persons(
+    services: ServicesDep,
+    q: Annotated[str | None, Query(max_length=200, description="Part of the name, any case")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PersonPage:
+    rows, total = await asyncio.to_thread(services.people.search, q, limit, offset)
+    return PersonPage(items=[person_out(p, n) for p, n in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
+async def get_person(person_id: int, services: ServicesDep) -> PersonOut:
+    return person_out(*await asyncio.to_thread(services.people.get, person_id))
+
+
+@router.patch("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
+async def update_person(person_id: int, body: PersonPatch, services: ServicesDep) -> PersonOut:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("name", "") is None or changes.get("metadata", {}) is None:
+        raise HTTPException(422, "name and metadata cannot be null")
+    return person_out(*await asyncio.to_thread(services.people.update, person_id, changes))
+
+
+@router.delete(
+    "/{person_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Delete a person with all their faces, crops and embeddings",
+)
+async def delete_person(person_id: int, services: ServicesDep) -> Response:
+    await asyncio.to_thread(services.people.delete, person_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{person_id}/faces",
+    response_model=EnrollOut,
+    responses={
+        **NOT_FOUND,
+        413: {"description": "Request body over the limit"},
+        503: {"description": "No worker connected"},
+    },
+    summary="Enroll faces from one or many photos, with a result per photo",
+)
+async def enroll_faces(
+    person_id: int,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="Photos with exactly one face each")],
+) -> EnrollOut:
+    await asyncio.to_thread(services.people.get, person_id)
+    limit = services.settings.enroll_max_files
+    if len(files) > limit:
+        raise HTTPException(422, f"{len(files)} files sent; at most {limit} per request (ENROLL_MAX_FILES)")
+    if not services.hub.can_serve("analyze"):
+        raise NoWorkerAvailable("analyze")
+
+    async def one(upload: UploadFile) -> EnrollItem:
+        name = upload.filename or "upload"
+        try:
+            data = await upload.read()
+            new: NewFace = await services.recognition.enroll(data, name)
+            face = await asyncio.to_thread(services.people.add_face, person_id, new)
+        except ImageRejected as exc:
+            return EnrollItem(filename=name, status="refused", code=exc.code, reason=exc.message)
+        except DispatchError as exc:  # one photo's bad luck must not sink the others
+            code = exc.code if isinstance(exc, JobFailed) else "unavailable"
+            return EnrollItem(filename=name, status="refused", code=code, reason=str(exc))
+        return EnrollItem(filename=name, status="enrolled", face=face_out(face))
+
+    results = await asyncio.gather(*(one(f) for f in files))
+    enrolled = sum(r.status == "enrolled" for r in results)
+    return EnrollOut(enrolled=enrolled, refused=len(results) - enrolled, results=list(results))
+
+
+@router.get("/{person_id}/faces", response_model=list[FaceOut], responses=NOT_FOUND)
+async def list_faces(person_id: int, services: ServicesDep) -> list[FaceOut]:
+    return [face_out(f) for f in await asyncio.to_thread(services.people.faces, person_id)]

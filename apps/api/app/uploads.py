@@ -1,0 +1,62 @@
+"""Upload limits: request bodies are cut off while they are read, not after.
+
+`BodyLimit` is ASGI middleware: a declared Content-Length over the limit gets 413
+before a byte of the body is read, and a body without length (chunked) gets 413 as
+soon as the bytes received pass the limit — so a huge upload never fills memory or disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for multipart boundaries and small form fields beside the files."""
+
+
+def too_large(limit: int) -> str:
+    return f"request body too large: the limit is {limit // (1024 * 1024)} MB (MAX_UPLOAD_MB)"
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int | None]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.limit_for(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+            await _reject(send, too_large(limit))
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit + MULTIPART_OVERHEAD:
+                    # Raised inside the route's body parsing; FastAPI passes HTTPException through.
+                    raise HTTPException(413, too_large(limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _reject(send: Send, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,134 @@
+"""The face engine: the vision pipeline in child processes, one per concurrent job.
+
+Why processes and not threads: a decoder or dlib crash on a hostile image kills only
+a child; the worker answers that job with an error, starts a fresh child and stays
+registered. It also keeps the worker's event loop (heartbeats, pings) free of the
+GIL while faces are computed. Children start with `spawn`, load the models once,
+and run the pipeline's self-test before the worker registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from .jobs import JobInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    detector: str
+    upsample: int
+    detection_max_side: int
+    max_pixels: int
+
+
+class EngineCrashed(Exception):
+    """A child process died while working (the input most likely crashed the decoder or dlib)."""
+
+
+# --- what runs inside each child process -------------------------------------
+
+_pipeline: Any = None
+
+
+def _load(config: EngineConfig) -> None:
+    global _pipeline
+    from .vision.pipeline import FacePipeline  # imported here: the parent never loads models
+
+    _pipeline = FacePipeline(
+        config.detector,
+        upsample=config.upsample,
+        detection_max_side=config.detection_max_side,
+        max_pixels=config.max_pixels,
+    )
+
+
+def _self_test() -> dict[str, Any]:
+    return {"timings": _pipeline.self_test(), "models": _pipeline.models()}
+
+
+def _analyze(data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Decode, find, describe: the `analyze` job's result, with face crops as one payload."""
+    from .vision.decode import decode_image
+    from .vision.errors import VisionError
+
+    try:
+        image = decode_image(data, max_pixels=_pipeline.max_pixels)
+    except VisionError as exc:  # its code (invalid_image, unsupported_type, too_large) goes to the API
+        raise JobInputError(exc.code, str(exc)) from None
+    faces = _pipeline.analyze_frame(
+        image,
+        min_face_size=int(params.get("min_face_size") or 0),
+        max_faces=params.get("max_faces"),
+        embed=bool(params.get("embed", True)),
+        crops=bool(params.get("crops", False)),
+    )
+    payload = bytearray()
+    out = []
+    for face in faces:
+        item: dict[str, Any] = {
+            "box": face.box.to_dict(),
+            "score": round(face.score, 4),
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+            "quality": face.quality.to_dict(),
+        }
+        if face.embedding is not None:
+            item["embedding"] = [float(v) for v in face.embedding]
+        if face.crop_jpeg is not None:
+            item["crop"] = [len(payload), len(face.crop_jpeg)]
+            payload += face.crop_jpeg
+        out.append(item)
+    height, width = image.shape[:2]
+    return {"width": width, "height": height, "faces": out}, bytes(payload)
+
+
+# --- the parent's side --------------------------------------------------------
+
+
+class FaceEngine:
+    """Owns the pool of child processes; replaces it when a child dies."""
+
+    def __init__(self, config: EngineConfig, processes: int) -> None:
+        self._config = config
+        self._processes = processes
+        self._pool = self._new_pool()
+        self.models: dict[str, str] = {}
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=(self._config,),
+        )
+
+    async def start(self) -> dict[str, float]:
+        """Load the models and run the self-test; raises if the pipeline cannot run."""
+        report = await self._call(_self_test)
+        self.models = report["models"]
+        return report["timings"]
+
+    async def analyze(self, data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        return await self._call(_analyze, data, params)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            if pool is self._pool:
+                log.error("a face engine process died; starting a fresh one")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+            raise EngineCrashed("the face engine crashed on this input") from None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

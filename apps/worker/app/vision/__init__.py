@@ -1,0 +1,25 @@
+"""The worker's computer vision: bytes in, faces (boxes, landmarks, quality, embeddings) out.
+
+Plain in-process Python with no networking; the job handlers and the camera processor
+call :class:`app.vision.pipeline.FacePipeline`. One module per capability: ``decode``
+(bytes -> pixels), ``detect`` (pixels -> boxes), ``embed`` (box -> landmarks and
+128-d descriptor), ``quality``, ``crop``, tied together by ``pipeline``.
+
+Importing this package caps how many pixels OpenCV will decode, as a defence in depth
+behind the API's own header check (``apps/api/app/images.py``). OpenCV reads
+``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when ``cv2`` is first imported, and then refuses
+any image whose header claims more pixels *before* allocating it; so this must run
+before anything imports ``cv2``. ``FacePipeline.self_test`` checks the cap is in force.
+An operator's own value of the variable is respected.
+"""
+
+from __future__ import annotations
+
+import os
+
+PIXEL_CEILING_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
+DEFAULT_PIXEL_CEILING = 100_000_000
+"""Hard cap on decoded pixels for the whole process (300 MB as BGR): above any sane
+per-request ``max_pixels`` (default 40 MP), far below OpenCV's own 2**30."""
+
+os.environ.setdefault(PIXEL_CEILING_ENV, str(DEFAULT_PIXEL_CEILING))
