@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     match_threshold: float = Field(0.6, gt=0, le=2, description="Default distance below which faces match.")
     enroll_min_face_size: int = Field(40, ge=1, description="Smallest face side, in px, to enroll.")
     enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")
+    event_retention_days: float = Field(30, ge=0, description="Delete events older than this; 0 keeps all.")
+    event_merge_seconds: float = Field(
+        10, ge=0, description="A person back on a camera within this continues the same event."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from . import __version__
 from .jobs import DispatchError, JobFailed, JobTimeout
 from .people import Conflict, NotFound
 from .recognition import ImageRejected
-from .routes import diagnostics, faces, health, persons, recognition, workers
+from .routes import cameras, diagnostics, events, faces, health, persons, recognition, workers
 from .security import require_api_key
 from .services import Services
 from .uploads import BodyLimit
@@ -89,7 +89,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit, limit_for=_body_limits(services))
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
-    for module in (workers, persons, faces, recognition, diagnostics):
+    for module in (workers, persons, faces, recognition, cameras, events, diagnostics):
         app.include_router(module.router, prefix="/api", dependencies=protected)
     app.add_api_websocket_route(WORKER_PATH, worker_socket)
     return app

@@ -85,6 +85,7 @@ class Dispatcher:
         self._queue_size = queue_size
         self._max_attempts = max_attempts
         self._queue: deque[PendingJob] = deque()
+        self._assigned = 0
         self._sends: set[asyncio.Task[None]] = set()  # held so they are not garbage-collected mid-send
 
     @property
@@ -175,6 +176,8 @@ class Dispatcher:
                 continue
             self._queue.remove(job)
             job.attempts += 1
+            self._assigned += 1
+            worker.last_assigned = self._assigned
             worker.in_flight[job.job_id] = job
             message = Job(job_id=job.job_id, kind=job.kind, params=job.params, timeout=job.timeout)
             self._spawn(self._send(worker, message, job.payload))

@@ -75,3 +75,35 @@ class Face(Base):
     source_name: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=_now)
     person: Mapped[Person] = relationship(back_populates="faces")
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000), doc="credentials included; shown only redacted")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    process_fps: Mapped[float] = mapped_column(default=5.0)
+    detection_width: Mapped[int] = mapped_column(Integer, default=640)
+    min_face_size: Mapped[int] = mapped_column(Integer, default=40)
+    loop: Mapped[bool] = mapped_column(default=False)
+    pinned_worker: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+
+
+class Event(Base):
+    """One appearance of one person (or unknown face) on one camera."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    distance: Mapped[float | None] = mapped_column()
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+    box: Mapped[dict[str, int]] = mapped_column(JSON)
+    samples: Mapped[int] = mapped_column(Integer, default=1)
+    ended: Mapped[bool] = mapped_column(default=False)

@@ -76,6 +76,7 @@ class PersonOut(BaseModel):
     face_count: int
     created_at: datetime
     updated_at: datetime
+    last_seen: LastSeen | None = Field(None, description="Latest sighting by a camera (single-person views)")
 
 
 class PersonPage(BaseModel):
@@ -153,3 +154,107 @@ class DetectOut(BaseModel):
     width: int
     height: int
     faces: list[DetectedFaceOut]
+
+
+# --- cameras -----------------------------------------------------------------
+
+
+class CameraIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="rtsp://, http(s):// MJPEG, a video file path, /dev/videoN or a device index",
+    )
+    enabled: bool = True
+    process_fps: float = Field(5.0, gt=0, le=30, description="Frames analysed per second")
+    detection_width: int = Field(
+        640, ge=160, le=3840, description="Frames are shrunk to this width to detect"
+    )
+    min_face_size: int = Field(40, ge=0, le=2000, description="Smaller faces are ignored (px)")
+    loop: bool = Field(False, description="Replay a video file when it ends")
+    pinned_worker: str | None = Field(None, max_length=128, description="Run only on this worker")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "Front door", "url": "rtsp://user:password@192.0.2.10:554/stream1"}]
+        }
+    }
+
+
+class CameraPatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    url: str | None = Field(None, min_length=1, max_length=2000)
+    enabled: bool | None = None
+    process_fps: float | None = Field(None, gt=0, le=30)
+    detection_width: int | None = Field(None, ge=160, le=3840)
+    min_face_size: int | None = Field(None, ge=0, le=2000)
+    loop: bool | None = None
+    pinned_worker: str | None = Field(None, max_length=128)
+
+
+class CameraLive(BaseModel):
+    worker_id: str | None = Field(description="The worker running it, or null")
+    state: str = Field(
+        description="starting, streaming, reconnecting, error, stopped, or unassigned/disabled"
+    )
+    reason: str = ""
+    input_fps: float = 0.0
+    processed_fps: float = 0.0
+    last_frame_at: datetime | None = None
+    faces_seen: int = 0
+    embeddings: int = 0
+    events_dropped: int = 0
+    viewers: int = 0
+
+
+class CameraOut(BaseModel):
+    id: int
+    name: str
+    url: str = Field(description="Credentials redacted")
+    enabled: bool
+    process_fps: float
+    detection_width: int
+    min_face_size: int
+    loop: bool
+    pinned_worker: str | None
+    created_at: datetime
+    updated_at: datetime
+    status: CameraLive
+
+
+# --- events ------------------------------------------------------------------
+
+
+class EventOut(BaseModel):
+    id: int
+    camera_id: int
+    camera_name: str | None
+    person_id: int | None = Field(description="null: an unknown face")
+    person_name: str | None
+    distance: float | None
+    similarity: float | None
+    first_seen: datetime
+    last_seen: datetime
+    ended: bool
+    samples: int
+    box: BoxOut
+    face_url: str
+    snapshot_url: str
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class LastSeen(BaseModel):
+    camera_id: int
+    camera_name: str | None
+    at: datetime
+    event_id: int
+
+
+PersonOut.model_rebuild()

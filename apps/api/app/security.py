@@ -13,7 +13,7 @@ from .services import Services
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API_KEY from .env")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -21,7 +21,9 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_api_key(services: ServicesDep, key: Annotated[str | None, Security(_api_key_header)]) -> None:
+async def require_api_key(
+    services: ServicesDep, key: Annotated[str | None, Security(_api_key_header)]
+) -> None:
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
     if not hmac.compare_digest(key.encode(), services.settings.api_key.encode()):

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from . import db
+from .cameras.live import LiveRelay
+from .cameras.store import CameraStore
+from .cameras.supervisor import CameraSupervisor
 from .config import Settings
+from .events.feed import EventFeed
+from .events.recorder import EventRecorder
+from .events.retention import EventRetention
+from .events.store import EventStore
 from .gallery import Gallery
 from .jobs import Dispatcher
 from .metrics import Metrics
@@ -30,6 +37,13 @@ class Services:
     dispatcher: Dispatcher
     people: People
     recognition: Recognition
+    camera_store: CameraStore
+    cameras: CameraSupervisor
+    live: LiveRelay
+    events: EventStore
+    feed: EventFeed
+    recorder: EventRecorder
+    retention: EventRetention
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -45,14 +59,45 @@ class Services:
         sessions = db.session_factory(engine)
         people = People(sessions, Gallery(), settings.data_dir / "faces")
         recognition = Recognition(settings, dispatcher, people)
-        return cls(settings, engine, metrics, hub, WorkerStore(sessions), dispatcher, people, recognition)
+        camera_store = CameraStore(sessions)
+        cameras = CameraSupervisor(hub, camera_store)
+        events = EventStore(sessions, settings.data_dir / "events")
+        feed = EventFeed()
+        recorder = EventRecorder(
+            people,
+            events,
+            feed,
+            cameras,
+            threshold=settings.match_threshold,
+            merge_gap=settings.event_merge_seconds,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            metrics=metrics,
+            hub=hub,
+            store=WorkerStore(sessions),
+            dispatcher=dispatcher,
+            people=people,
+            recognition=recognition,
+            camera_store=camera_store,
+            cameras=cameras,
+            live=LiveRelay(cameras),
+            events=events,
+            feed=feed,
+            recorder=recorder,
+            retention=EventRetention(events, settings.event_retention_days),
+        )
 
     async def start(self) -> None:
         db.migrate(self.engine)
         faces = self.people.load_gallery()
+        await self.cameras.load()
         self.hub.start()
+        self.retention.start()
         log.info("API ready; data in %s; %d enrolled faces", self.settings.data_dir.resolve(), faces)
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.hub.stop()
         self.engine.dispose()

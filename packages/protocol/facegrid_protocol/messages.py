@@ -91,6 +91,55 @@ class JobRelease(_Message):
     reason: str
 
 
+class CameraStatus(_Message):
+    """A camera's health as its worker sees it; sent on every state change and every few seconds."""
+
+    type: Literal["camera_status"] = "camera_status"
+    camera_id: int
+    state: Literal["starting", "streaming", "reconnecting", "error", "stopped"]
+    reason: str = Field("", description="why not streaming; credentials already redacted")
+    input_fps: float = 0.0
+    processed_fps: float = 0.0
+    last_frame_at: float | None = Field(None, description="Unix time of the newest frame")
+    faces_seen: int = 0
+    embeddings: int = 0
+    events_dropped: int = Field(0, description="track messages lost while the socket was down")
+
+
+class TrackSample(_Message):
+    """One face of a tracked person, described; payload = face crop JPEG then frame snapshot JPEG.
+
+    The API decides the track's identity from all its samples, so each carries its embedding.
+    """
+
+    type: Literal["track_sample"] = "track_sample"
+    camera_id: int
+    track_id: str
+    at: float = Field(description="Unix time the frame was captured")
+    box: dict[str, int]
+    quality: dict[str, float]
+    embedding: list[float] = Field(min_length=128, max_length=128)
+    crop_bytes: int = Field(ge=0, description="length of the face crop at the payload's start")
+
+
+class TrackEnded(_Message):
+    """The tracked face has left the frame (not seen for the tracker's timeout)."""
+
+    type: Literal["track_ended"] = "track_ended"
+    camera_id: int
+    track_id: str
+    first_seen: float
+    last_seen: float
+
+
+class LiveFrame(_Message):
+    """One JPEG of a camera with boxes and names drawn, only while someone watches; payload = JPEG."""
+
+    type: Literal["live_frame"] = "live_frame"
+    camera_id: int
+    at: float
+
+
 # --- API -> worker ---------------------------------------------------------
 
 
@@ -120,8 +169,65 @@ class CancelJob(_Message):
     job_id: str
 
 
+class CameraConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    camera_id: int
+    url: str = Field(description="the real URL, credentials included: the worker must open it")
+    process_fps: float = Field(gt=0, le=30)
+    detection_width: int = Field(ge=160, le=3840)
+    min_face_size: int = Field(ge=0)
+    loop: bool = Field(False, description="restart a video file at its end")
+
+
+class StartCamera(_Message):
+    """Watch this camera (or apply a changed configuration to it)."""
+
+    type: Literal["start_camera"] = "start_camera"
+    camera: CameraConfig
+
+
+class StopCamera(_Message):
+    type: Literal["stop_camera"] = "stop_camera"
+    camera_id: int
+
+
+class LabelTrack(_Message):
+    """What the API decided a track is, for the live view's overlay."""
+
+    type: Literal["label_track"] = "label_track"
+    camera_id: int
+    track_id: str
+    label: str
+
+
+class SetLive(_Message):
+    """Start (someone is watching) or stop (the last viewer left) sending live frames."""
+
+    type: Literal["set_live"] = "set_live"
+    camera_id: int
+    enabled: bool
+    max_fps: float = Field(5.0, gt=0, le=30)
+    max_width: int = Field(960, ge=160, le=3840)
+
+
 Message = Annotated[
-    Register | Heartbeat | Draining | JobResult | JobRelease | Registered | Job | CancelJob,
+    Register
+    | Heartbeat
+    | Draining
+    | JobResult
+    | JobRelease
+    | CameraStatus
+    | TrackSample
+    | TrackEnded
+    | LiveFrame
+    | Registered
+    | Job
+    | CancelJob
+    | StartCamera
+    | StopCamera
+    | LabelTrack
+    | SetLive,
     Field(discriminator="type"),
 ]
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)

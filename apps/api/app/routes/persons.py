@@ -11,7 +11,7 @@ from ..jobs import DispatchError, JobFailed, NoWorkerAvailable
 from ..models import Face, Person
 from ..people import NewFace
 from ..recognition import ImageRejected
-from ..schemas import EnrollItem, EnrollOut, FaceOut, PersonIn, PersonOut, PersonPage, PersonPatch
+from ..schemas import EnrollItem, EnrollOut, FaceOut, LastSeen, PersonIn, PersonOut, PersonPage, PersonPatch
 from ..security import ServicesDep
 
 router = APIRouter(prefix="/persons", tags=["people"])
@@ -71,7 +71,22 @@ async def list_persons(
 
 @router.get("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
 async def get_person(person_id: int, services: ServicesDep) -> PersonOut:
-    return person_out(*await asyncio.to_thread(services.people.get, person_id))
+    """One person, with where and when a camera last saw them."""
+
+    def load() -> PersonOut:
+        out = person_out(*services.people.get(person_id))
+        event = services.events.last_for_person(person_id)
+        if event is not None:
+            cameras = {c.id: c.name for c in services.camera_store.all()}
+            out.last_seen = LastSeen(
+                camera_id=event.camera_id,
+                camera_name=cameras.get(event.camera_id),
+                at=event.last_seen,
+                event_id=event.id,
+            )
+        return out
+
+    return await asyncio.to_thread(load)
 
 
 @router.patch("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)

@@ -87,4 +87,5 @@ async def _set_draining(worker_id: str, draining: bool, services: ServicesDep) -
     services.hub.drain(worker_id, draining)
     if not draining:
         services.dispatcher.worker_available()
+    await services.cameras.worker_changed()
     return await get_worker(worker_id, services)

@@ -80,7 +80,7 @@ class WorkerHub:
     def pick(self, kind: str) -> WorkerSession | None:
         """The least-loaded worker with a free slot for this kind, or None."""
         ready = [s for s in self._sessions.values() if s.can_take(kind)]
-        return min(ready, key=lambda s: (s.load, len(s.in_flight)), default=None)
+        return min(ready, key=lambda s: (s.load, len(s.in_flight), s.last_assigned), default=None)
 
     # --- reaper ----------------------------------------------------------
 

@@ -41,6 +41,8 @@ class WorkerSession:
     jobs_failed: int = 0
     receive_task: asyncio.Task[None] | None = None
     expired_reason: str | None = None
+    last_assigned: int = 0
+    """Dispatch order of its latest job: ties in load go to the worker idle longest."""
     _last_heard: float = field(default_factory=time.monotonic)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -12,17 +12,21 @@ from facegrid_protocol import (
     HEADER_PROTOCOL,
     HEADER_WORKER_ID,
     PROTOCOL_VERSION,
+    CameraStatus,
     CloseCode,
     Draining,
     Frame,
     Heartbeat,
     JobRelease,
     JobResult,
+    LiveFrame,
     MessageTooLarge,
     ProtocolError,
     Refusal,
     Register,
     Registered,
+    TrackEnded,
+    TrackSample,
     decode,
 )
 from starlette.responses import JSONResponse
@@ -130,6 +134,7 @@ async def _serve(session: WorkerSession, services: Services) -> None:
     reason = ""
     try:
         await asyncio.to_thread(services.store.save, session)
+        await services.cameras.worker_changed()
         await session.receive_task
     except asyncio.CancelledError:
         if session.expired_reason is None:
@@ -147,6 +152,8 @@ async def _serve(session: WorkerSession, services: Services) -> None:
         services.metrics.workers_connected.set(len(services.hub.sessions()))
         if current:
             await asyncio.to_thread(services.store.save, session)
+        await services.recorder.worker_lost(session.id)
+        await services.cameras.worker_changed()
     if code is not None:
         log.info("closing worker %s: %s", session.id, reason)
         await _close(session.websocket, code, reason)
@@ -163,9 +170,18 @@ async def _message_loop(session: WorkerSession, services: Services) -> None:
             services.dispatcher.job_result(session, message, frame.payload)
         elif isinstance(message, JobRelease):
             services.dispatcher.job_released(session, message)
+        elif isinstance(message, CameraStatus):
+            services.cameras.status_reported(session.id, message)
+        elif isinstance(message, TrackSample):
+            await services.recorder.sample(session.id, message, frame.payload or b"")
+        elif isinstance(message, TrackEnded):
+            await services.recorder.ended(session.id, message)
+        elif isinstance(message, LiveFrame):
+            services.live.frame_arrived(message.camera_id, frame.payload or b"")
         elif isinstance(message, Draining):
             log.info("worker %s is draining: %s", session.id, message.reason or "stopping")
             session.draining = True
+            await services.cameras.worker_changed()
         else:
             raise ProtocolError(f"a worker may not send {message.type!r}")
 

@@ -1,0 +1,1 @@
+"""Cameras: their configuration, which worker watches each, their live status and live view."""

@@ -1,0 +1,182 @@
+"""Turns the tracks workers report into events: who it is, decided from all of a track's faces.
+
+A worker sends a `track_sample` (an embedding, a face crop, a snapshot) for each new
+track and then about once a second per track, and `track_ended` when the face
+leaves. Each sample is matched against the gallery; the track's identity is the
+person most of its samples match within the threshold (ties: the closer one), else
+unknown. The event is created with the first sample, updated as samples come in
+(identity included), and closed when the track ends. A known person whose track
+breaks and resumes on the same camera within `merge_gap` seconds continues the same
+event: one event per appearance, not per track fragment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from facegrid_protocol import LabelTrack, TrackEnded, TrackSample
+
+from ..cameras.supervisor import CameraSupervisor
+from ..people import People
+from .feed import EventFeed
+from .store import EventStore
+
+log = logging.getLogger(__name__)
+
+TrackKey = tuple[str, int, str]
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+@dataclass
+class OpenTrack:
+    event_id: int
+    camera_id: int
+    first_seen: float
+    last_seen: float
+    matches: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    nearest: float | None = None
+    best_quality: float = -1.0
+    samples: int = 0
+    person_id: int | None = None
+    label: str = ""
+
+    def add(self, person_id: int | None, distance: float | None, threshold: float) -> None:
+        self.samples += 1
+        if distance is not None:
+            self.nearest = distance if self.nearest is None else min(self.nearest, distance)
+            if person_id is not None and distance <= threshold:
+                self.matches[person_id].append(distance)
+
+    def identity(self) -> tuple[int | None, float | None]:
+        if not self.matches:
+            return None, self.nearest
+        person = max(self.matches, key=lambda p: (len(self.matches[p]), -float(np.mean(self.matches[p]))))
+        return person, min(self.matches[person])
+
+
+class EventRecorder:
+    def __init__(
+        self,
+        people: People,
+        store: EventStore,
+        feed: EventFeed,
+        supervisor: CameraSupervisor,
+        *,
+        threshold: float,
+        merge_gap: float,
+    ) -> None:
+        self._people = people
+        self._store = store
+        self._feed = feed
+        self._supervisor = supervisor
+        self._threshold = threshold
+        self._merge_gap = merge_gap
+        self._open: dict[TrackKey, OpenTrack] = {}
+        self._recent: dict[tuple[int, int], tuple[int, float, float]] = {}  # (camera, person) -> event
+
+    async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
+        key = (worker_id, message.camera_id, message.track_id)
+        nearest = self._people.gallery.search(np.asarray(message.embedding, np.float32), top_k=1)
+        person_id = nearest[0].person_id if nearest else None
+        distance = nearest[0].distance if nearest else None
+        track = self._open.get(key)
+        if track is None:
+            track = await self._open_track(key, message, person_id, distance)
+        track.add(person_id, distance, self._threshold)
+        track.last_seen = max(track.last_seen, message.at)
+        quality = float(message.quality.get("score", message.quality.get("size", 0)))
+        if quality > track.best_quality:
+            track.best_quality = quality
+            crop, snapshot = payload[: message.crop_bytes], payload[message.crop_bytes :]
+            await asyncio.to_thread(self._store.save_images, track.event_id, crop, snapshot)
+        identity, best = track.identity()
+        changes: dict[str, Any] = {
+            "person_id": identity,
+            "distance": best,
+            "last_seen": _utc(track.last_seen),
+            "samples": track.samples,
+        }
+        if quality >= track.best_quality:
+            changes["box"] = message.box
+        await self._save(track, changes, created=track.samples == 1)
+        await self._label(key, track, identity)
+
+    async def ended(self, worker_id: str, message: TrackEnded) -> None:
+        track = self._open.pop((worker_id, message.camera_id, message.track_id), None)
+        if track is not None:
+            await self._close(track, max(track.last_seen, message.last_seen))
+
+    async def worker_lost(self, worker_id: str) -> None:
+        """Its tracks will never end by message: close them now."""
+        for key in [k for k in self._open if k[0] == worker_id]:
+            track = self._open.pop(key)
+            await self._close(track, track.last_seen)
+
+    # --- internals -----------------------------------------------------------
+
+    async def _open_track(
+        self, key: TrackKey, message: TrackSample, person_id: int | None, distance: float | None
+    ) -> OpenTrack:
+        known = person_id if distance is not None and distance <= self._threshold else None
+        resumed = self._recent.get((message.camera_id, known)) if known is not None else None
+        if resumed is not None and message.at - resumed[2] <= self._merge_gap:
+            event_id, first_seen, _ = resumed
+            track = OpenTrack(event_id, message.camera_id, first_seen, message.at)
+            track.best_quality = float("inf")  # keep the images already chosen for this appearance
+        else:
+            event = await asyncio.to_thread(
+                self._store.create,
+                {
+                    "camera_id": message.camera_id,
+                    "person_id": known,
+                    "distance": distance,
+                    "first_seen": _utc(message.at),
+                    "last_seen": _utc(message.at),
+                    "box": message.box,
+                    "samples": 0,
+                    "ended": False,
+                },
+            )
+            track = OpenTrack(event.id, message.camera_id, message.at, message.at)
+        self._open[key] = track
+        return track
+
+    async def _close(self, track: OpenTrack, last_seen: float) -> None:
+        identity, _ = track.identity()
+        await self._save(track, {"ended": True, "last_seen": _utc(last_seen)}, created=False)
+        if identity is not None:
+            self._recent[(track.camera_id, identity)] = (track.event_id, track.first_seen, last_seen)
+
+    async def _save(self, track: OpenTrack, changes: dict[str, Any], *, created: bool) -> None:
+        event = await asyncio.to_thread(self._store.update, track.event_id, changes)
+        if event is None:
+            return
+        names = await asyncio.to_thread(self._people.names, {event.person_id} if event.person_id else set())
+        self._feed.publish(
+            {
+                "kind": "created" if created else "updated",
+                "event_id": event.id,
+                "camera_id": event.camera_id,
+                "person_id": event.person_id,
+                "name": names.get(event.person_id or -1),
+                "ended": event.ended,
+            }
+        )
+
+    async def _label(self, key: TrackKey, track: OpenTrack, identity: int | None) -> None:
+        names = await asyncio.to_thread(self._people.names, {identity} if identity is not None else set())
+        label = names.get(identity or -1, "unknown")
+        if label != track.label:
+            track.label = label
+            await self._supervisor.send_to_camera_worker(
+                track.camera_id, LabelTrack(camera_id=track.camera_id, track_id=key[2], label=label)
+            )
