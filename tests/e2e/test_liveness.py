@@ -50,14 +50,16 @@ def test_sigterm_finishes_the_running_job_then_exits_zero(api, make_worker):
 
 
 def test_sigterm_hands_back_a_job_it_cannot_finish_in_time(api, make_worker):
+    staying = make_worker(api, "staying")
     leaving = make_worker(api, "leaving", SHUTDOWN_TIMEOUT="0.5")
+    api.http.post(f"/api/workers/{staying.id}/drain")  # so the job starts on `leaving`
     answers = []
     request = threading.Thread(
         target=lambda: answers.append(api.http.post("/api/diagnostics/echo", json={"data": 7, "delay": 3}))
     )
     request.start()
     wait_until(lambda: api.worker("leaving")["status"] == "busy", 10, "the job to start")
-    make_worker(api, "staying")
+    api.http.post(f"/api/workers/{staying.id}/resume")
     leaving.send(signal.SIGTERM)
     assert leaving.wait(15) == 0
     request.join(20)

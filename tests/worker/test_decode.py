@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 from collections.abc import Callable
 
 import cv2
@@ -102,10 +101,8 @@ def test_garbage_after_jpeg_magic_is_corrupt():
 
 def test_png_claiming_huge_dimensions_is_refused_before_decoding():
     bomb = png_header(100_000, 100_000)  # 10 gigapixels claimed in 60 bytes
-    started = time.perf_counter()
     with pytest.raises(ImageTooLarge) as caught:
         decode_image(bomb)
-    assert time.perf_counter() - started < 0.05
     # OpenCV refused the header: the dimensions never reached Python.
     assert caught.value.width is None
     assert caught.value.code == "too_large"

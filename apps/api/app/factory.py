@@ -25,7 +25,7 @@ JSON_BODY_LIMIT = MB
 RETRY_AFTER_SECONDS = 5
 
 # How a worker's job error code becomes an HTTP status.
-_JOB_ERROR_STATUS = {"bad_input": 422, "too_large": 413, "unsupported_type": 415}
+_JOB_ERROR_STATUS = {"bad_input": 422, "invalid_image": 422, "too_large": 413, "unsupported_type": 415}
 
 
 def _dispatch_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,298 @@
+"""The worker's cameras by id: start, update, stop, report, with a cap on how many.
+
+:class:`CameraManager` is what the worker's socket adapter talks to. Each camera is a
+:class:`~app.cameras.reader.FrameReader` plus a
+:class:`~app.cameras.processor.CameraProcessor`, both with their own threads, so one
+camera that hangs or fails never holds up another. All cameras share one
+:class:`~app.vision.pipeline.FacePipeline` (safe across threads, ~2 s to load): pass
+it, or a factory to build it on the first :meth:`CameraManager.start`.
+
+Every method may be called from any thread, but :meth:`start` (first model load),
+:meth:`update` and the stops block for up to seconds: call them off the event loop
+(``await asyncio.to_thread(manager.start, config)``). The sample, track-ended and
+live-frame callbacks run on the cameras' processing threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..vision.pipeline import FacePipeline
+from .processor import (
+    CameraProcessor,
+    LiveFrameCallback,
+    ProcessorSettings,
+    ProcessorStats,
+    SampleCallback,
+    TrackEndedCallback,
+)
+from .reader import FrameReader, ReaderOptions, ReaderStatus
+from .source import parse_source, redact
+
+log = logging.getLogger(__name__)
+
+
+class CameraError(Exception):
+    """Base of the manager's refusals; the message is safe to show (no credentials)."""
+
+
+class TooManyCameras(CameraError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this worker runs at most {limit} cameras (MAX_CAMERAS)")
+        self.limit = limit
+
+
+class UnknownCamera(CameraError):
+    def __init__(self, camera_id: str) -> None:
+        super().__init__(f"no camera {camera_id!r} on this worker")
+        self.camera_id = camera_id
+
+
+class CameraExists(CameraError):
+    def __init__(self, camera_id: str) -> None:
+        super().__init__(f"camera {camera_id!r} is already running (update it instead)")
+        self.camera_id = camera_id
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    camera_id: str
+    url: str = field(repr=False)
+    """rtsp://, http(s):// MJPEG, a file path, /dev/videoN or a device index; may hold credentials."""
+    process_fps: float = 5.0
+    detection_width: int = 640
+    min_face_size: int = 40
+    """Faces smaller than this (shorter side, pixels of the original frame) are not embedded."""
+    loop: bool = False
+    """Files only: play again from the start at the end."""
+
+    def __post_init__(self) -> None:
+        if not self.camera_id or len(self.camera_id) > 128:
+            raise ValueError("camera_id must be 1-128 characters")
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+    def __repr__(self) -> str:
+        return (
+            f"CameraConfig(camera_id={self.camera_id!r}, url={self.display_url!r}, "
+            f"process_fps={self.process_fps}, detection_width={self.detection_width}, "
+            f"min_face_size={self.min_face_size}, loop={self.loop})"
+        )
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    camera_id: str
+    config: CameraConfig
+    reader: ReaderStatus
+    processor: ProcessorStats
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON for the API: the source with credentials masked, reader and processor figures."""
+        return {
+            "camera_id": self.camera_id,
+            "process_fps": self.config.process_fps,
+            "detection_width": self.config.detection_width,
+            "min_face_size": self.config.min_face_size,
+            "loop": self.config.loop,
+            **self.reader.to_dict(),
+            "processing": self.processor.to_dict(),
+        }
+
+
+@dataclass
+class _Camera:
+    config: CameraConfig
+    reader: FrameReader
+    processor: CameraProcessor
+
+    def status(self) -> CameraStatus:
+        return CameraStatus(self.config.camera_id, self.config, self.reader.status(), self.processor.stats())
+
+
+class CameraManager:
+    """Owns every camera of the worker; see the module docstring."""
+
+    def __init__(
+        self,
+        pipeline: FacePipeline | Callable[[], FacePipeline],
+        *,
+        max_cameras: int,
+        on_sample: SampleCallback | None = None,
+        on_track_ended: TrackEndedCallback | None = None,
+        on_live_frame: LiveFrameCallback | None = None,
+        reader_options: ReaderOptions | None = None,
+        processor_defaults: ProcessorSettings | None = None,
+    ) -> None:
+        """``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
+        (embed interval, track ttl, snapshot size...)."""
+        if max_cameras < 0:
+            raise ValueError("max_cameras must be >= 0")
+        self.max_cameras = max_cameras
+        self._pipeline = pipeline if isinstance(pipeline, FacePipeline) else None
+        self._pipeline_factory = None if isinstance(pipeline, FacePipeline) else pipeline
+        self._on_sample = on_sample
+        self._on_track_ended = on_track_ended
+        self._on_live_frame = on_live_frame
+        self.reader_options = reader_options or ReaderOptions()
+        self.processor_defaults = processor_defaults or ProcessorSettings()
+        self._cameras: dict[str, _Camera] = {}
+        self._lock = threading.RLock()
+        self._pipeline_lock = threading.Lock()
+
+    @property
+    def camera_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._cameras)
+
+    def start(self, config: CameraConfig) -> CameraStatus:
+        """Start a camera. Raises :class:`CameraExists`, :class:`TooManyCameras`,
+        :class:`~app.cameras.source.InvalidSource` or ``ValueError`` (bad settings)."""
+        self._check_room(config.camera_id)
+        self._get_pipeline()  # load the models (first time only) without holding the lock
+        with self._lock:
+            self._check_room(config.camera_id)
+            camera = self._build(config)
+            self._cameras[config.camera_id] = camera
+            camera.processor.start()
+            camera.reader.start()
+        log.info("camera %s: started %r", config.camera_id, config)
+        return camera.status()
+
+    def update(self, config: CameraConfig, timeout: float = 5.0) -> CameraStatus:
+        """Apply a changed config. A new URL or ``loop`` restarts the camera (its tracks end);
+        processing settings apply on the fly. Raises :class:`UnknownCamera` and what :meth:`start` does."""
+        with self._lock:
+            camera = self._cameras.get(config.camera_id)
+            if camera is None:
+                raise UnknownCamera(config.camera_id)
+            if (config.url, config.loop) == (camera.config.url, camera.config.loop):
+                camera.processor.configure(self._settings(config))
+                camera.config = config
+                log.info("camera %s: updated %r", config.camera_id, config)
+                return camera.status()
+            replacement = self._build(config)  # validate before stopping the running one
+            del self._cameras[config.camera_id]
+        _stop_cameras([camera], time.monotonic() + timeout)
+        with self._lock:
+            if len(self._cameras) >= self.max_cameras:  # someone took the slot meanwhile
+                raise TooManyCameras(self.max_cameras)
+            self._cameras[config.camera_id] = replacement
+            replacement.processor.start()
+            replacement.reader.start()
+        log.info("camera %s: restarted with %r", config.camera_id, config)
+        return replacement.status()
+
+    def stop(self, camera_id: str, timeout: float = 5.0) -> bool:
+        """Stop one camera; ``True`` if its threads ended within ``timeout``. Raises :class:`UnknownCamera`."""
+        with self._lock:
+            camera = self._cameras.pop(camera_id, None)
+        if camera is None:
+            raise UnknownCamera(camera_id)
+        return not _stop_cameras([camera], time.monotonic() + timeout)
+
+    def stop_all(self, timeout: float = 5.0) -> list[str]:
+        """Stop every camera within ``timeout`` seconds overall; return the ids whose threads
+        were still running at the deadline (they are daemons and die with the process)."""
+        with self._lock:
+            cameras = list(self._cameras.values())
+            self._cameras.clear()
+        late = _stop_cameras(cameras, time.monotonic() + timeout)
+        if late:
+            log.warning("cameras still stopping after %.1f s: %s", timeout, ", ".join(late))
+        return late
+
+    def status(self, camera_id: str) -> CameraStatus:
+        with self._lock:
+            camera = self._cameras.get(camera_id)
+        if camera is None:
+            raise UnknownCamera(camera_id)
+        return camera.status()
+
+    def statuses(self) -> list[CameraStatus]:
+        """A snapshot of every camera, in the order they were started."""
+        with self._lock:
+            cameras = list(self._cameras.values())
+        return [c.status() for c in cameras]
+
+    def set_live(self, camera_id: str, enabled: bool, max_fps: float = 5.0, max_width: int = 640) -> None:
+        self._camera(camera_id).processor.set_live(enabled, max_fps, max_width)
+
+    def latest_overlay_jpeg(self, camera_id: str) -> bytes | None:
+        return self._camera(camera_id).processor.latest_overlay_jpeg()
+
+    def set_label(self, camera_id: str, track_id: int, text: str | None) -> None:
+        self._camera(camera_id).processor.set_label(track_id, text)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _check_room(self, camera_id: str) -> None:
+        with self._lock:
+            if camera_id in self._cameras:
+                raise CameraExists(camera_id)
+            if len(self._cameras) >= self.max_cameras:
+                raise TooManyCameras(self.max_cameras)
+
+    def _camera(self, camera_id: str) -> _Camera:
+        with self._lock:
+            camera = self._cameras.get(camera_id)
+        if camera is None:
+            raise UnknownCamera(camera_id)
+        return camera
+
+    def _settings(self, config: CameraConfig) -> ProcessorSettings:
+        d = self.processor_defaults
+        return ProcessorSettings(
+            process_fps=config.process_fps,
+            detection_width=config.detection_width,
+            min_face_size=config.min_face_size,
+            embed_interval=d.embed_interval,
+            max_embeddings_per_frame=d.max_embeddings_per_frame,
+            track_ttl=d.track_ttl,
+            snapshot_width=d.snapshot_width,
+            snapshot_quality=d.snapshot_quality,
+        )
+
+    def _build(self, config: CameraConfig) -> _Camera:
+        settings = self._settings(config)  # raises ValueError before anything starts
+        source = parse_source(config.url, loop=config.loop)
+        reader = FrameReader(source, self.reader_options, name=config.camera_id)
+        processor = CameraProcessor(
+            config.camera_id,
+            reader,
+            self._get_pipeline(),
+            settings,
+            on_sample=self._on_sample,
+            on_track_ended=self._on_track_ended,
+            on_live_frame=self._on_live_frame,
+        )
+        return _Camera(config, reader, processor)
+
+    def _get_pipeline(self) -> FacePipeline:
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                assert self._pipeline_factory is not None
+                self._pipeline = self._pipeline_factory()
+            return self._pipeline
+
+
+def _stop_cameras(cameras: list[_Camera], deadline: float) -> list[str]:
+    """Signal every camera first, then wait for each until the shared deadline; return the late ones."""
+    for camera in cameras:
+        camera.processor.stop(timeout=0)
+        camera.reader.stop(timeout=0)
+    late = []
+    for camera in cameras:
+        processor_done = camera.processor.stop(timeout=max(0.0, deadline - time.monotonic()))
+        reader_done = camera.reader.stop(timeout=max(0.0, deadline - time.monotonic()))
+        if not (processor_done and reader_done):
+            late.append(camera.config.camera_id)
+        log.info("camera %s: stopped", camera.config.camera_id)
+    return late
