@@ -7,6 +7,8 @@ for, so this check starts an API (or uses a running one), starts workers, waits 
 the API lists them under the pids we started, and samples the sockets of each worker
 process and all its descendants with psutil. psutil reads one process's sockets at a
 time, which needs no root for your own processes on Linux, macOS and Windows.
+Sampling starts with the worker process, before it registers, and with `all` the
+jobs scenario reuses the N workers of `multiple` (each start-up loads face models).
 
     python scripts/check_worker_ports.py [--workers N] [--duration S] [--scenario all]
                                          [--api-url URL] [--worker-cmd CMD] [--json]
@@ -19,6 +21,7 @@ process died, interrupted). A check that could not be made never passes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -102,6 +105,7 @@ class ScenarioResult:
     jobs_completed: int | None = None
     jobs_failed: int | None = None
     jobs_by_worker: dict[str, int] | None = None
+    reused_workers: bool = False  # the workers of the previous scenario, still running
     errors: list[str] = field(default_factory=list)
     violations: int = 0
     finished: bool = False  # False when cut short (an error, Ctrl-C): such a scenario never passes
@@ -173,7 +177,8 @@ _STARTED_AT = time.monotonic()
 
 def note(message: str) -> None:
     """Progress goes to stderr, so `--json` output on stdout stays machine-readable."""
-    print(f"check_worker_ports [{time.monotonic() - _STARTED_AT:5.1f}s] {message}", file=sys.stderr, flush=True)
+    elapsed = time.monotonic() - _STARTED_AT
+    print(f"check_worker_ports [{elapsed:5.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # --- processes -------------------------------------------------------------
@@ -184,6 +189,7 @@ class Started:
     """A process this script started, with its log; only the Launcher stops it."""
 
     name: str
+    role: str  # "api" or "worker"
     popen: subprocess.Popen[bytes]
     proc: psutil.Process
     log_path: Path
@@ -217,7 +223,7 @@ class Launcher:
         self.log_dir = log_dir
         self._started: list[Started] = []
 
-    def start(self, name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Started:
+    def start(self, name: str, role: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Started:
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
             # A session of their own: a Ctrl-C in the terminal reaches only this script,
@@ -236,23 +242,25 @@ class Launcher:
         except psutil.Error:  # gone and reaped already: nothing left to stop
             popen.wait()
             raise CannotVerify(f"{name} (pid {popen.pid}) exited at once; see {log_path}") from None
-        started = Started(name, popen, proc, log_path)
+        started = Started(name, role, popen, proc, log_path)
         self._started.append(started)
         return started
 
-    def stop(self, started: Started, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM (the worker drains), then SIGKILL after `timeout`; then any descendants left."""
-        if started not in self._started:
-            return
-        self._started.remove(started)
-        try:
-            family = started.proc.children(recursive=True)
-        except psutil.Error:
-            family = []
-        if started.popen.poll() is None:
-            started.popen.terminate()
+    def stop(self, *group: Started, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to all at once (workers drain in parallel), SIGKILL what is left after `timeout`,
+        then the same for any descendants that outlived their parent."""
+        group = tuple(s for s in group if s in self._started)
+        family: list[psutil.Process] = []
+        for started in group:
+            self._started.remove(started)
+            with contextlib.suppress(psutil.Error):
+                family += started.proc.children(recursive=True)
+            if started.popen.poll() is None:
+                started.popen.terminate()
+        deadline = time.monotonic() + timeout
+        for started in group:
             try:
-                started.popen.wait(timeout)
+                started.popen.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 started.popen.kill()
                 started.popen.wait(5)
@@ -269,8 +277,9 @@ class Launcher:
                 continue
 
     def close(self) -> None:
-        for started in reversed(list(self._started)):
-            self.stop(started)
+        """Workers first (they would only retry a vanished API), then the API."""
+        self.stop(*(s for s in self._started if s.role == "worker"))
+        self.stop(*self._started)
 
 
 def default_python() -> str:
@@ -386,6 +395,11 @@ class JobPump:
     def completed(self) -> int:
         with self._lock:
             return sum(self.by_worker.values())
+
+    def completed_on(self, worker_ids: set[str]) -> int:
+        """Jobs run by these workers (a running API may also have workers of its own)."""
+        with self._lock:
+            return sum(n for worker_id, n in self.by_worker.items() if worker_id in worker_ids)
 
     def start(self) -> None:
         for thread in self._threads:
@@ -542,7 +556,7 @@ class Context:
         worker_id = f"portcheck-{self.run_id}-{scenario}-{n}"
         env = base_env(API_URL=self.api.url, WORKER_ID=worker_id, WORKER_TOKEN=self.worker_token,
                        SHUTDOWN_TIMEOUT="3")
-        return Worker(worker_id, self.launcher.start(worker_id, self.worker_cmd, WORKER_DIR, env))
+        return Worker(worker_id, self.launcher.start(worker_id, "worker", self.worker_cmd, WORKER_DIR, env))
 
     def check_api_alive(self) -> None:
         if self.api_process is not None and self.api_process.popen.poll() is not None:
@@ -588,35 +602,46 @@ def _alive_tree(started: Started) -> list[psutil.Process]:
         return []
 
 
-def run_scenario(ctx: Context, name: str, count: int) -> None:
-    result = ScenarioResult(name)
+def run_scenario(ctx: Context, name: str, count: int, reuse: list[Worker] | None = None,
+                 keep: bool = False) -> list[Worker]:
+    """Start `count` workers (or sample `reuse`, already listed), sample them, and stop them.
+
+    With `keep`, workers that passed are handed back running for the next scenario
+    instead: `all` samples the same N workers idle, then while jobs run, which saves
+    a round of start-ups (each loads the face models).
+    """
+    result = ScenarioResult(name, reused_workers=bool(reuse))
     ctx.report.scenarios.append(result)
-    note(f"scenario {name}: {count} worker(s){' with echo jobs running' if name == 'jobs' else ''}")
-    workers: list[Worker] = []
+    jobs = " with echo jobs running" if name == "jobs" else ""
+    note(f"scenario {name}: {count} worker(s){jobs}{' (the same ones)' if reuse else ''}")
+    workers: list[Worker] = list(reuse or [])
     pump: JobPump | None = None
     began = time.monotonic()
     try:
         ctx.check_api_alive()
-        for n in range(1, count + 1):
-            workers.append(ctx.start_worker(name, n))
-        ctx.wait_registered(result, workers)
-        listed = ", ".join(f"{w.worker_id} (pid {w.registered_pid})" for w in workers)
-        note(f"scenario {name}: API lists {listed}")
+        if not workers:
+            for n in range(1, count + 1):
+                workers.append(ctx.start_worker(name, n))
+            ctx.wait_registered(result, workers)
+            listed = ", ".join(f"{w.worker_id} (pid {w.registered_pid})" for w in workers)
+            note(f"scenario {name}: API lists {listed}")
         if name == "jobs":
             pump = JobPump(ctx.api, threads=count + 1)  # one more than slots: the queue never runs dry
             pump.start()
+        ours = {w.worker_id for w in workers}
         sampling_until = time.monotonic() + ctx.args.duration
         hard_stop = sampling_until + ctx.args.timeout
         while True:
             ctx.check_api_alive()
             ctx.inspector.sample(result, workers)
             now = time.monotonic()
-            jobs_ran = pump is None or pump.completed > 0
+            jobs_ran = pump is None or pump.completed_on(ours) > 0
             if (now >= sampling_until and jobs_ran) or now >= hard_stop:
                 break
             time.sleep(ctx.args.interval)
-        if pump is not None and pump.completed == 0:
-            raise CannotVerify(f"no echo job completed within {ctx.args.duration + ctx.args.timeout:g} s "
+        if pump is not None and pump.completed_on(ours) == 0:
+            raise CannotVerify(f"none of this check's workers completed an echo job within "
+                               f"{ctx.args.duration + ctx.args.timeout:g} s "
                                f"(last error: {pump.last_error or 'none'})")
         unseen = [w.worker_id for w in workers if not w.api_link_seen]
         if unseen:
@@ -632,19 +657,20 @@ def run_scenario(ctx: Context, name: str, count: int) -> None:
             pump.stop()
             result.jobs_completed, result.jobs_failed = pump.completed, pump.failed
             result.jobs_by_worker = dict(pump.by_worker)
-        if workers:
-            note(f"scenario {name}: stopping {len(workers)} worker(s)")
-        for worker in workers:
-            ctx.launcher.stop(worker.started)
-        for worker in workers:
-            _scan_log(ctx.report, name, worker)
         result.workers = [w.summary() for w in workers]
+        handing_on = keep and result.finished
+        if workers and not handing_on:
+            note(f"scenario {name}: stopping {len(workers)} worker(s)")
+            ctx.launcher.stop(*(w.started for w in workers))
+            for worker in workers:
+                _scan_log(ctx.report, name, worker)
         result.seconds = round(time.monotonic() - began, 2)
     if pump is not None:
         ran = result.jobs_by_worker or {}
         idle = [w.worker_id for w in workers if w.worker_id not in ran]
         if idle and not result.errors:
             ctx.report.warn(f"[{name}] no echo job ran on {', '.join(idle)} (the API chose other workers)")
+    return workers if handing_on else []
 
 
 def _scan_log(report: Report, scenario: str, worker: Worker) -> None:
@@ -669,7 +695,7 @@ def start_api(
         env = base_env(API_HOST="127.0.0.1", API_PORT=str(port), DATA_DIR=str(data_dir), DATABASE_URL="",
                        API_KEY=api_key, WORKER_TOKEN=worker_token)
         api = ApiClient(f"http://127.0.0.1:{port}", api_key)
-        started = launcher.start(f"api-{attempt}", [default_python(), "-m", "app.main"], API_DIR, env)
+        started = launcher.start(f"api-{attempt}", "api", [default_python(), "-m", "app.main"], API_DIR, env)
         note(f"starting the API on 127.0.0.1:{port} (pid {started.pid})")
         deadline = time.monotonic() + args.timeout
         while started.popen.poll() is None and not api.healthy():
@@ -762,8 +788,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0,
                         help="seconds to keep sampling per scenario once workers are listed (default 5)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between samples (default 0.5)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for the API and for registration (default 30)")
+    # Workers load and self-test the face models before they register: allow for a busy machine.
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds to wait for the API and for registration (default 60)")
     parser.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all",
                         help="single: one worker; multiple: N at once; jobs: N while echo jobs run; "
                         "all (default)")
@@ -816,9 +843,12 @@ def main(argv: list[str] | None = None) -> int:
             api, worker_token, api_process = start_api(args, report, launcher, work / "data")
         inspector = Inspector(report, api.port, {"127.0.0.1"} if api_process else api.addresses())
         ctx = Context(args, report, launcher, api, worker_token, worker_cmd, inspector, api_process)
-        for name in SCENARIOS if args.scenario == "all" else (args.scenario,):
+        names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+        running: list[Worker] = []
+        for name in names:
             ctx.check_api_alive()
-            run_scenario(ctx, name, 1 if name == "single" else args.workers)
+            keep = name == "multiple" and "jobs" in names
+            running = run_scenario(ctx, name, 1 if name == "single" else args.workers, running, keep)
     except CannotVerify as exc:
         report.errors.append(str(exc))
     except (KeyboardInterrupt, Interrupted) as exc:

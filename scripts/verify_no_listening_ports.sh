@@ -21,7 +21,8 @@
 #   PYTHON=PATH      interpreter (default: the repo's .venv/bin/python)
 #   PORT_TOOL=NAME   ss, lsof or netstat (default: the first of these that passes the control)
 #   SAMPLES=N        socket samples per check, 0.5 s apart (default 3)
-#   TIMEOUT=S        seconds to wait for the API and for registration (default 30)
+#   TIMEOUT=S        seconds to wait for the API and for registration (default 60: workers
+#                    load and self-test the face models before they register)
 #   LOG_DIR=DIR      keep the API's and workers' logs there
 # Exit: 0 every check passed; 1 a listening/bound socket (or a server log line) was
 # found; 2 cannot verify (no usable tool, workers never listed, a process died,
@@ -31,11 +32,16 @@
 # under it: grep exits at the first match and the writer's SIGPIPE fails the pipeline.
 set -uo pipefail
 
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,/^$/p' "$0" | sed -e 's/^# \{0,1\}//'
+    exit 0
+fi
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 WORKERS=${WORKERS:-3}
 SAMPLES=${SAMPLES:-3}
-TIMEOUT=${TIMEOUT:-30}
+TIMEOUT=${TIMEOUT:-60}
 STOP_TIMEOUT=10
 LOG_HINT='running on|listening on|uvicorn running|serving on'
 
@@ -45,14 +51,14 @@ RUN_ID=$(od -An -tx1 -N3 /dev/urandom | tr -d ' \n')
 
 API_PID=""
 CONTROL_PID=""
-WORKER_PIDS=()
+WORKER_PIDS=()  # the workers running now (one check at a time)
 TOOL=""
 FAILS=0
 UNVERIFIED=0
 SUMMARY=()
 CLEANED=0
 
-say() { printf 'verify_no_listening_ports: %s\n' "$*" >&2; }
+say() { printf 'verify_no_listening_ports [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 record() {  # STATUS MESSAGE: keep for the summary and say it now
     SUMMARY+=("[$1] $2")
     say "[$1] $2"
@@ -93,18 +99,24 @@ log_tail() {
     return 0
 }
 
-stop_tree() {  # SIGTERM (workers drain), SIGKILL after STOP_TIMEOUT; then the descendants left
-    local root=$1 family pid waited=0
-    family=$(tree "$root" | tail -n +2)
-    if alive "$root"; then
-        kill -TERM "$root" 2>/dev/null
-        while alive "$root" && ((waited < STOP_TIMEOUT * 10)); do
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-        alive "$root" && kill -KILL "$root" 2>/dev/null
-    fi
-    wait "$root" 2>/dev/null
+stop_trees() {  # PID...: SIGTERM to all at once (workers drain in parallel), SIGKILL after
+    # STOP_TIMEOUT; then the same for descendants that outlived their parent.
+    local family="" pid waited=0 left
+    for pid in "$@"; do
+        family+=" $(tree "$pid" | tail -n +2 | tr '\n' ' ')"
+        alive "$pid" && kill -TERM "$pid" 2>/dev/null
+    done
+    while ((waited < STOP_TIMEOUT * 10)); do
+        left=0
+        for pid in "$@"; do alive "$pid" && left=1; done
+        ((left)) || break
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    for pid in "$@"; do
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     for pid in $family; do
         alive "$pid" && kill -TERM "$pid" 2>/dev/null
     done
@@ -118,12 +130,10 @@ stop_tree() {  # SIGTERM (workers drain), SIGKILL after STOP_TIMEOUT; then the d
 cleanup() {
     ((CLEANED)) && return 0
     CLEANED=1
-    local pid
-    for pid in ${WORKER_PIDS[@]+"${WORKER_PIDS[@]}"}; do
-        stop_tree "$pid"
-    done
-    [[ -n $API_PID ]] && stop_tree "$API_PID"
-    [[ -n $CONTROL_PID ]] && stop_tree "$CONTROL_PID"
+    # Workers first: they would only retry a vanished API.
+    stop_trees ${WORKER_PIDS[@]+"${WORKER_PIDS[@]}"}
+    [[ -n $API_PID ]] && stop_trees "$API_PID"
+    [[ -n $CONTROL_PID ]] && stop_trees "$CONTROL_PID"
     rm -rf "$WORK"
     return 0
 }
@@ -387,7 +397,7 @@ pick_tool() {
             tried+=" $tool (cannot see a known socket's pid: no permission?)"
         fi
     done
-    stop_tree "$CONTROL_PID"
+    stop_trees "$CONTROL_PID"
     CONTROL_PID=""
     if [[ -z $TOOL ]]; then
         record "CANNOT VERIFY" "no tool can show which process owns a socket:$tried"
@@ -409,9 +419,22 @@ start_worker() {  # ID: starts the worker, appends its pid to WORKER_PIDS
     WORKER_PIDS+=("$!")
 }
 
+sample_sockets() {  # NAME IDS PIDS: append "id root-pid pid proto address" of each socket found
+    local name=$1 ids=($2) pids=($3) i tree_pids pid proto addr
+    for i in "${!ids[@]}"; do
+        alive "${pids[$i]}" || continue  # reported by the caller
+        tree_pids=$(tree "${pids[$i]}" | tr '\n' ' ')
+        # shellcheck disable=SC2086
+        sockets_with "$TOOL" $tree_pids | while read -r pid proto addr; do
+            echo "${ids[$i]} ${pids[$i]} $pid $proto $addr"
+        done >>"$WORK/$name.found"
+    done
+}
+
 wait_registered() {  # NAME IDS PIDS: until the API lists every id under its pid (or a descendant's)
     local name=$1 ids=($2) pids=($3) deadline=$((SECONDS + TIMEOUT)) listed i pending why=""
     while :; do
+        sample_sockets "$@"  # a socket opened at start-up, before registering, counts too
         pending=0
         listed=$(api workers 2>"$WORK/api.err") || why="GET /api/workers failed: $(cat "$WORK/api.err")"
         for i in "${!ids[@]}"; do
@@ -442,7 +465,7 @@ wait_registered() {  # NAME IDS PIDS: until the API lists every id under its pid
 }
 
 run_check() {  # NAME COUNT
-    local name=$1 count=$2 i id ids=() pids=() found="" sample tree_pids pid line first=${#WORKER_PIDS[@]}
+    local name=$1 count=$2 i id ids=() pids=() found="" sample root pid proto addr line
     say "check '$name': $count worker(s)"
     for ((i = 1; i <= count; i++)); do
         id=verify-$RUN_ID-$name-$i
@@ -454,29 +477,14 @@ run_check() {  # NAME COUNT
         say "check '$name': the API lists ${ids[*]} (pids ${pids[*]})"
         for ((sample = 1; sample <= SAMPLES; sample++)); do
             for i in "${!ids[@]}"; do
-                if ! alive "${pids[$i]}"; then
+                if [[ -z $found ]] && ! alive "${pids[$i]}"; then
                     record "CANNOT VERIFY" "[$name] worker ${ids[$i]} (pid ${pids[$i]}) died during the check"
                     found="died"
-                    continue
                 fi
-                tree_pids=$(tree "${pids[$i]}" | tr '\n' ' ')
-                # shellcheck disable=SC2086
-                sockets_with "$TOOL" $tree_pids | while read -r pid proto addr; do
-                    echo "${ids[$i]} ${pids[$i]} $pid $proto $addr"
-                done >>"$WORK/$name.found"
             done
+            sample_sockets "$name" "${ids[*]}" "${pids[*]}"
             ((sample < SAMPLES)) && sleep 0.5
         done
-        if [[ -s $WORK/$name.found ]]; then
-            while read -r id root pid proto addr; do
-                local who="pid $pid"
-                [[ $pid != "$root" ]] && who="pid $pid, a descendant of worker pid $root"
-                local what="listening on"
-                [[ $proto == udp ]] && what="bound to"
-                record FAIL "[$name] worker $id ($who): $proto socket $what $addr"
-            done < <(sort -u "$WORK/$name.found")
-            found="yes"
-        fi
         for i in "${!ids[@]}"; do  # the tool saw this worker's link to the API, or it may see nothing
             alive "${pids[$i]}" || continue
             local tries=0
@@ -491,11 +499,18 @@ run_check() {  # NAME COUNT
                 sleep 0.5
             done
         done
-        [[ -z $found ]] && record PASS "[$name] $count worker(s), $SAMPLES sample(s): no listening TCP or bound UDP socket in the workers or their descendants"
+        [[ -z $found && ! -s $WORK/$name.found ]] && record PASS "[$name] $count worker(s), $SAMPLES sample(s): no listening TCP or bound UDP socket in the workers or their descendants"
     fi
-    for ((i = first; i < ${#WORKER_PIDS[@]}; i++)); do
-        stop_tree "${WORKER_PIDS[$i]}"
-    done
+    if [[ -s $WORK/$name.found ]]; then  # also what was seen while waiting for registration
+        while read -r id root pid proto addr; do
+            local who="pid $pid" what="listening on"
+            [[ $pid != "$root" ]] && who="pid $pid, a descendant of worker pid $root"
+            [[ $proto == udp ]] && what="bound to"
+            record FAIL "[$name] worker $id ($who): $proto socket $what $addr"
+        done < <(sort -u "$WORK/$name.found")
+    fi
+    stop_trees "${pids[@]}"
+    WORKER_PIDS=()  # stopped and reaped: their pids may be reused, never signal them again
     for id in "${ids[@]}"; do  # a server announces itself; the sockets are the proof, this is a second net
         while IFS= read -r line; do
             record FAIL "[$name] worker $id logged a sign of a server: ${line:0:200}"

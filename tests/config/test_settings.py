@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -49,3 +50,16 @@ def test_bad_configuration_exits_2_naming_the_variable(app_dir, env, message, tm
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_freshly_generated_secrets_are_always_accepted():
+    spec = importlib.util.spec_from_file_location("api_config_secrets", API_DIR / "app" / "config.py")
+    assert spec and spec.loader
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    for _ in range(20_000):  # what scripts/run.sh and the tests generate
+        secret = secrets.token_urlsafe(32)
+        assert config._check_secret("API_KEY", secret) == secret
+    for placeholder in ("changeme-please-123", "my-password-is-long", "aaaaaaaaaaaaaaaaaaaa"):
+        with pytest.raises(ValueError, match="placeholder"):
+            config._check_secret("API_KEY", placeholder)

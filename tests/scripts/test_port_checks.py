@@ -27,7 +27,9 @@ CHECK = REPO / "scripts" / "check_worker_ports.py"
 VERIFY = REPO / "scripts" / "verify_no_listening_ports.sh"
 STANDIN = Path(__file__).with_name("listening_worker.py")
 PYTHON = sys.executable
-RUN_TIMEOUT = 120
+RUN_TIMEOUT = 300
+# Generous: workers load face models before registering, and CI machines are often busy.
+REGISTER_TIMEOUT = "120"
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="needs a POSIX shell")
 
@@ -38,7 +40,7 @@ FOREIGN = ("API_URL", "API_KEY", "WORKER_TOKEN", "WORKER_CMD", "PORT_TOOL", "LOG
 
 def script_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
-    env.update(LISTENING_WORKER_REPORT=str(tmp_path / "standin.txt"), PYTHON=PYTHON)
+    env.update(LISTENING_WORKER_REPORT=str(tmp_path / "standin.txt"), PYTHON=PYTHON, TIMEOUT=REGISTER_TIMEOUT)
     env.update(extra)
     return env
 
@@ -55,8 +57,9 @@ def standin_sockets(tmp_path: Path) -> set[tuple[int, str, int]]:
 
 
 def run_check(tmp_path: Path, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run([PYTHON, str(CHECK), "--json", *args], capture_output=True, text=True,
-                          env=script_env(tmp_path, **env), timeout=RUN_TIMEOUT)
+    cmd = [PYTHON, str(CHECK), "--json", "--timeout", REGISTER_TIMEOUT, *args]
+    env_ = script_env(tmp_path, **env)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env_, timeout=RUN_TIMEOUT)
     try:
         report = json.loads(done.stdout)
     except ValueError:

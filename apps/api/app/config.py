@@ -10,14 +10,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-_PLACEHOLDERS = ("change", "secret", "password", "example", "xxx", "todo")
+# Whole words people leave in config files; long enough that a random secret never spells one.
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "password", "example", "placeholder", "replace")
 
 
 def _check_secret(name: str, value: str) -> str:
     """Refuse empty, short or placeholder secrets: a guessable key is no key."""
     if not value:
         raise ValueError(f"{name} is not set (scripts/run.sh writes a .env with fresh secrets)")
-    if len(value) < 16 or any(p in value.lower() for p in _PLACEHOLDERS):
+    if len(value) < 16 or any(p in value.lower() for p in _PLACEHOLDERS) or len(set(value)) < 6:
         raise ValueError(f"{name} looks like a placeholder; use at least 16 random characters")
     return value
 

@@ -92,7 +92,10 @@ class FaceRecognitionWorker:
         """Check the models, then serve until SIGINT/SIGTERM, then drain and return."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.request_stop)
+            try:
+                loop.add_signal_handler(sig, self.request_stop)
+            except NotImplementedError:  # Windows: no loop signal handlers
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self.request_stop))
         try:
             await self._check_models()
             await self._serve()
