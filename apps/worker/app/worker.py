@@ -25,11 +25,13 @@ from facegrid_protocol import (
     JobError,
     JobRelease,
     JobResult,
+    Message,
     MessageTooLarge,
     Register,
 )
 
 from . import __version__
+from .camera_service import CameraService
 from .config import WorkerSettings
 from .engine import EngineConfig, FaceEngine
 from .jobs import Handler, JobInputError
@@ -65,8 +67,8 @@ class FaceRecognitionWorker:
             url=settings.socket_url,
             token=settings.worker_token,
             registration=self._registration,
-            on_job=self._accept,
-            on_cancel=self._cancel,
+            on_message=self._dispatch,
+            on_registered=self._registered,
             heartbeat=lambda: Heartbeat(jobs_in_flight=len(self._running)),
             reconnect_max_delay=settings.reconnect_max_delay,
         )
@@ -96,10 +98,13 @@ class FaceRecognitionWorker:
                 loop.add_signal_handler(sig, self.request_stop)
             except NotImplementedError:  # Windows: no loop signal handlers
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self.request_stop))
+        self.cameras = CameraService(self.settings, self.client)
         try:
             await self._check_models()
+            self.cameras.start()
             await self._serve()
         finally:
+            await self.cameras.stop()
             self.engine.close()
 
     async def _check_models(self) -> None:
@@ -150,6 +155,19 @@ class FaceRecognitionWorker:
             task.cancel()
             await self.client.send(JobRelease(job_id=job_id, reason="worker stopped before finishing"))
             log.warning("handed job %s back to the API", job_id)
+
+    # --- messages from the API ----------------------------------------------
+
+    async def _registered(self) -> None:
+        await self.cameras.registered()
+
+    async def _dispatch(self, message: Message, payload: bytes | None) -> None:
+        if isinstance(message, Job):
+            await self._accept(message, payload)
+        elif isinstance(message, CancelJob):
+            self._cancel(message)
+        else:
+            await self.cameras.handle(message)
 
     # --- jobs --------------------------------------------------------------
 

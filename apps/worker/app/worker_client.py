@@ -16,14 +16,13 @@ import random
 from collections.abc import Awaitable, Callable, Iterator
 
 from facegrid_protocol import (
+    FROM_API,
     HEADER_PROTOCOL,
     HEADER_WORKER_ID,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
-    CancelJob,
     CloseCode,
     Heartbeat,
-    Job,
     Message,
     ProtocolError,
     Refusal,
@@ -42,8 +41,7 @@ OPEN_TIMEOUT = 10.0
 KEEPALIVE_INTERVAL = 5.0
 KEEPALIVE_TIMEOUT = 10.0
 
-JobHandler = Callable[[Job, bytes | None], Awaitable[None]]
-CancelHandler = Callable[[CancelJob], None]
+MessageHandler = Callable[[Message, bytes | None], Awaitable[None]]
 HeartbeatSource = Callable[[], Heartbeat]
 
 
@@ -92,16 +90,16 @@ class WorkerClient:
         url: str,
         token: str,
         registration: Callable[[], Register],
-        on_job: JobHandler,
-        on_cancel: CancelHandler,
+        on_message: MessageHandler,
+        on_registered: Callable[[], Awaitable[None]],
         heartbeat: HeartbeatSource,
         reconnect_max_delay: float,
     ) -> None:
         self._url = url
         self._token = token
         self._registration = registration
-        self._on_job = on_job
-        self._on_cancel = on_cancel
+        self._on_message = on_message
+        self._on_registered = on_registered
         self._heartbeat = heartbeat
         self._max_delay = reconnect_max_delay
         self._ws: ClientConnection | None = None
@@ -183,18 +181,15 @@ class WorkerClient:
         if not isinstance(first, Registered):
             raise ProtocolError(f"expected 'registered', got {first.type!r}")
         log.info("registered with the API as %s", first.worker_id)
+        await self._on_registered()
         self.registered.set()
         beat = asyncio.create_task(self._beat(ws, first.heartbeat_interval), name="heartbeat")
         try:
             async for data in ws:
                 frame = decode(data)
-                message = frame.message
-                if isinstance(message, Job):
-                    await self._on_job(message, frame.payload)
-                elif isinstance(message, CancelJob):
-                    self._on_cancel(message)
-                else:
-                    raise ProtocolError(f"the API may not send {message.type!r} now")
+                if not isinstance(frame.message, FROM_API) or isinstance(frame.message, Registered):
+                    raise ProtocolError(f"the API may not send {frame.message.type!r} now")
+                await self._on_message(frame.message, frame.payload)
             # Iteration ends on a normal close (1000/1001): surface it like any other close.
             raise ws.protocol.close_exc
         finally:

@@ -4,6 +4,8 @@ from .close_codes import HEADER_PROTOCOL, HEADER_WORKER_ID, CloseCode, Refusal
 from .codec import Frame, decode, encode
 from .errors import MessageTooLarge, ProtocolError
 from .messages import (
+    FROM_API,
+    FROM_WORKER,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
     WORKER_PATH,
@@ -31,6 +33,8 @@ from .messages import (
 from .redact import redact_url
 
 __all__ = [
+    "FROM_API",
+    "FROM_WORKER",
     "HEADER_PROTOCOL",
     "HEADER_WORKER_ID",
     "MAX_MESSAGE_BYTES",

@@ -231,3 +231,18 @@ Message = Annotated[
     Field(discriminator="type"),
 ]
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+FROM_WORKER = (
+    Register,
+    Heartbeat,
+    Draining,
+    JobResult,
+    JobRelease,
+    CameraStatus,
+    TrackSample,
+    TrackEnded,
+    LiveFrame,
+)
+"""What a worker may send; anything else from it is a protocol error."""
+FROM_API = (Registered, Job, CancelJob, StartCamera, StopCamera, LabelTrack, SetLive)
+"""What the API may send."""

@@ -191,7 +191,7 @@ class CameraManager:
         return replacement.status()
 
     def stop(self, camera_id: str, timeout: float = 5.0) -> bool:
-        """Stop one camera; ``True`` if its threads ended within ``timeout``. Raises :class:`UnknownCamera`."""
+        """Stop one camera; ``True`` if its threads ended in time. Raises :class:`UnknownCamera`."""
         with self._lock:
             camera = self._cameras.pop(camera_id, None)
         if camera is None:

@@ -22,10 +22,12 @@ from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 
-SECRET_PARAMS = frozenset(
-    {"user", "username", "usr", "login", "pass", "password", "passwd", "pwd", "psw", "token",
-     "access_token", "auth", "key", "apikey", "api_key", "secret", "sig", "signature"}
-)
+# fmt: off
+SECRET_PARAMS = frozenset({
+    "user", "username", "usr", "login", "pass", "password", "passwd", "pwd", "psw",
+    "token", "access_token", "auth", "key", "apikey", "api_key", "secret", "sig", "signature",
+})
+# fmt: on
 """Query parameters whose values are hidden (IP cameras' MJPEG URLs often authenticate this way)."""
 
 _SCHEME_RAW = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")

@@ -8,9 +8,16 @@ moves, and a track must end when its face has been gone a while (``ttl``).
 Matching is greedy on overlap: all (track, detection) pairs with an IoU of at least
 ``min_iou`` are taken best first. At 5 processed fps a face that moves fast may not
 overlap its last box at all, so detections left over are then matched by centre
-distance, measured in units of the track's box size (``max_distance``). Whatever is
-still unmatched starts a new track. Greedy matching is not optimal assignment, but
-with a handful of faces per frame the two differ only in contrived cases.
+distance, in units of the box size: up to ``max_distance``, or further when more time
+has passed since the track was last seen (``max_speed`` box sizes per second, capped at
+``max_gate``), because on a busy machine processed frames can come a second apart.
+Whatever is still unmatched starts a new track. Greedy matching is not optimal
+assignment, but with a handful of faces per frame the two differ only in contrived cases.
+
+Tracks are expired *after* matching: a track ends when a processed frame lacks its face
+and it has not been seen for ``ttl``, not merely because no frame was processed for a
+while (a slow frame must not split one person into two tracks). :meth:`FaceTracker.expire`
+ends tracks by time alone, for when no frames come at all.
 
 Pure Python and numpy-free on purpose: the unit tests feed boxes and times.
 """
@@ -28,6 +35,8 @@ from ..vision.box import Box
 DEFAULT_TTL = 2.0
 DEFAULT_MIN_IOU = 0.3
 DEFAULT_MAX_DISTANCE = 1.0
+DEFAULT_MAX_SPEED = 3.0
+DEFAULT_MAX_GATE = 3.0
 
 
 @dataclass
@@ -87,6 +96,8 @@ class FaceTracker:
         ttl: float = DEFAULT_TTL,
         min_iou: float = DEFAULT_MIN_IOU,
         max_distance: float = DEFAULT_MAX_DISTANCE,
+        max_speed: float = DEFAULT_MAX_SPEED,
+        max_gate: float = DEFAULT_MAX_GATE,
         ids: Iterator[int] | None = None,
     ) -> None:
         """``ids`` supplies track ids (default 1, 2, 3...); share one iterator to keep ids unique
@@ -96,6 +107,8 @@ class FaceTracker:
         self.ttl = ttl
         self.min_iou = min_iou
         self.max_distance = max_distance
+        self.max_speed = max_speed
+        self.max_gate = max_gate
         self._ids = ids if ids is not None else itertools.count(1)
         self._tracks: dict[int, Track] = {}
 
@@ -109,7 +122,6 @@ class FaceTracker:
 
     def update(self, boxes: Sequence[Box], now: float) -> TrackUpdate:
         """Match ``boxes`` (one processed frame's faces, seen at ``now``) to tracks; expire stale ones."""
-        ended = self.expire(now)
         live = list(self._tracks.values())
         assigned: list[Track | None] = [None] * len(boxes)
         free_tracks = set(range(len(live)))
@@ -123,12 +135,10 @@ class FaceTracker:
                 free_tracks.discard(ti)
                 free_boxes.discard(bi)
                 assigned[bi] = live[ti]
-        near = [
-            (center_distance(live[ti].box, boxes[bi]), ti, bi) for ti in free_tracks for bi in free_boxes
-        ]
+        near = [(center_distance(live[ti].box, boxes[bi]), ti, bi) for ti in free_tracks for bi in free_boxes]
         for distance, ti, bi in sorted(near):
-            if distance > self.max_distance:
-                break
+            if distance > self._gate(now - live[ti].last_seen):
+                continue
             if ti in free_tracks and bi in free_boxes:
                 free_tracks.discard(ti)
                 free_boxes.discard(bi)
@@ -145,7 +155,12 @@ class FaceTracker:
             else:
                 track.box, track.last_seen = box, now
                 track.hits += 1
+        ended = self.expire(now)  # after matching: only tracks missing from this frame can end
         return TrackUpdate(tuple(t for t in assigned if t is not None), tuple(started), ended)
+
+    def _gate(self, elapsed: float) -> float:
+        """How far (in box sizes) a face may have moved in ``elapsed`` seconds and still match."""
+        return min(self.max_gate, max(self.max_distance, self.max_speed * elapsed))
 
     def expire(self, now: float) -> tuple[Track, ...]:
         """Remove and return the tracks not seen for more than ``ttl`` seconds before ``now``."""

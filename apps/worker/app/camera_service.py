@@ -1,0 +1,222 @@
+"""Cameras on the socket: the API's camera commands in, track messages and live frames out.
+
+The camera manager works in threads; the socket lives in the event loop. Threads hand
+their output over with `call_soon_threadsafe`. Track messages wait in a bounded outbox
+while the link is down and go out in order once it is back; when the outbox is full
+the oldest are dropped and counted (reported in `camera_status`). Live frames are
+never queued: only the newest per camera is sent, and none while disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from facegrid_protocol import (
+    CameraStatus,
+    LabelTrack,
+    LiveFrame,
+    Message,
+    SetLive,
+    StartCamera,
+    StopCamera,
+    TrackEnded,
+    TrackSample,
+)
+
+from .cameras import manager as cams
+from .cameras.processor import LiveFrame as Frame
+from .cameras.processor import TrackEnded as Ended
+from .cameras.processor import TrackSample as Sample
+from .cameras.reader import ReaderState
+from .config import WorkerSettings
+from .vision.pipeline import FacePipeline
+from .worker_client import WorkerClient
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StateName = Literal["starting", "streaming", "reconnecting", "error", "stopped"]
+
+OUTBOX = 1000
+STATUS_PERIOD = 2.0
+
+_STATES: dict[ReaderState, StateName] = {
+    ReaderState.STARTING: "starting",
+    ReaderState.STREAMING: "streaming",
+    ReaderState.RECONNECTING: "reconnecting",
+    ReaderState.ERROR: "error",
+    ReaderState.ENDED: "stopped",
+}
+
+
+class CameraService:
+    """Owns the camera manager and the loop that sends what cameras produce."""
+
+    def __init__(self, settings: WorkerSettings, client: WorkerClient) -> None:
+        self._client = client
+        self._loop = asyncio.get_running_loop()
+        self._manager = cams.CameraManager(
+            self._make_pipeline,
+            max_cameras=settings.max_cameras,
+            on_sample=lambda s: self._from_thread(self._queue_sample, s),
+            on_track_ended=lambda e: self._from_thread(self._queue_ended, e),
+            on_live_frame=lambda f: self._from_thread(self._queue_live, f),
+        )
+        self._settings = settings
+        self._outbox: deque[tuple[Message, bytes | None]] = deque()
+        self._live: dict[int, Frame] = {}
+        self._dropped: Counter[int] = Counter()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _from_thread(self, handler: Callable[[T], None], item: T) -> None:
+        self._loop.call_soon_threadsafe(handler, item)
+
+    def _make_pipeline(self) -> FacePipeline:
+        s = self._settings
+        return FacePipeline(
+            s.detector,
+            upsample=s.detect_upsample,
+            detection_max_side=s.detect_max_side,
+            max_pixels=s.max_image_pixels,
+        )
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._send_forever(), name="camera-outbox"),
+            asyncio.create_task(self._report_forever(), name="camera-status"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(self._manager.stop_all, 5.0)
+
+    async def registered(self) -> None:
+        """A new session: the API re-sends the cameras it wants here, so drop the old ones."""
+        if self._manager.camera_ids:
+            await asyncio.to_thread(self._manager.stop_all, 5.0)
+
+    # --- commands from the API ---------------------------------------------------
+
+    async def handle(self, message: Message) -> None:
+        if isinstance(message, StartCamera):
+            await self._start(message)
+        elif isinstance(message, StopCamera):
+            with contextlib.suppress(cams.UnknownCamera):
+                await asyncio.to_thread(self._manager.stop, str(message.camera_id))
+            self._live.pop(message.camera_id, None)
+        elif isinstance(message, SetLive):
+            with contextlib.suppress(cams.UnknownCamera):
+                self._manager.set_live(
+                    str(message.camera_id), message.enabled, message.max_fps, message.max_width
+                )
+        elif isinstance(message, LabelTrack):
+            with contextlib.suppress(cams.UnknownCamera, ValueError):
+                self._manager.set_label(str(message.camera_id), int(message.track_id), message.label)
+
+    async def _start(self, message: StartCamera) -> None:
+        c = message.camera
+        config = cams.CameraConfig(
+            camera_id=str(c.camera_id),
+            url=c.url,
+            process_fps=c.process_fps,
+            detection_width=c.detection_width,
+            min_face_size=c.min_face_size,
+            loop=c.loop,
+        )
+        running = str(c.camera_id) in self._manager.camera_ids
+        try:
+            await asyncio.to_thread(self._manager.update if running else self._manager.start, config)
+        except Exception as exc:  # a bad camera is reported, never fatal
+            log.warning("camera %d could not start: %s", c.camera_id, exc)
+            status = CameraStatus(camera_id=c.camera_id, state="error", reason=str(exc))
+            await self._client.send(status)
+            return
+        await self._report(str(c.camera_id))
+
+    # --- what cameras produce ------------------------------------------------------
+
+    def _queue(self, camera_id: int, message: Message, payload: bytes | None) -> None:
+        if len(self._outbox) >= OUTBOX:
+            dropped, _ = self._outbox.popleft()
+            self._dropped[getattr(dropped, "camera_id", camera_id)] += 1
+        self._outbox.append((message, payload))
+        self._wake.set()
+
+    def _queue_sample(self, sample: Sample) -> None:
+        camera_id = int(sample.camera_id)
+        message = TrackSample(
+            camera_id=camera_id,
+            track_id=str(sample.track_id),
+            at=sample.timestamp,
+            box=sample.box.to_dict(),
+            quality=sample.quality,
+            embedding=[float(v) for v in sample.embedding],
+            crop_bytes=len(sample.face_jpeg),
+        )
+        self._queue(camera_id, message, sample.face_jpeg + sample.snapshot_jpeg)
+
+    def _queue_ended(self, ended: Ended) -> None:
+        camera_id = int(ended.camera_id)
+        message = TrackEnded(
+            camera_id=camera_id,
+            track_id=str(ended.track_id),
+            first_seen=ended.first_seen,
+            last_seen=ended.last_seen,
+        )
+        self._queue(camera_id, message, None)
+
+    def _queue_live(self, frame: Frame) -> None:
+        self._live[int(frame.camera_id)] = frame
+        self._wake.set()
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._client.registered.wait()
+            while self._outbox:
+                message, payload = self._outbox[0]
+                if not await self._client.send(message, payload):
+                    break  # link down: keep it for the next session
+                self._outbox.popleft()
+            for camera_id in list(self._live):
+                frame = self._live.pop(camera_id)
+                await self._client.send(LiveFrame(camera_id=camera_id, at=frame.timestamp), frame.jpeg)
+
+    # --- status --------------------------------------------------------------------
+
+    async def _report_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_PERIOD)
+            if self._client.registered.is_set():
+                for camera_id in self._manager.camera_ids:
+                    await self._report(camera_id)
+
+    async def _report(self, camera_id: str) -> None:
+        try:
+            status = self._manager.status(camera_id)
+        except cams.UnknownCamera:
+            return
+        reader, stats = status.reader, status.processor
+        await self._client.send(
+            CameraStatus(
+                camera_id=int(camera_id),
+                state=_STATES.get(reader.state, "error"),
+                reason=reader.reason,
+                input_fps=reader.input_fps,
+                processed_fps=stats.processed_fps,
+                last_frame_at=reader.last_frame_at,
+                faces_seen=stats.faces_seen,
+                embeddings=stats.embeddings,
+                events_dropped=self._dropped[int(camera_id)],
+            )
+        )
