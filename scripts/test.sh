@@ -7,6 +7,24 @@ source "$REPO/scripts/setup.sh"
 PY="$REPO/.venv/bin/python"
 cd "$REPO"
 
+# Debian packages the tests use: ss (port checks) and a real RTSP server (GStreamer) for the
+# camera tests. Installed when missing and possible; otherwise those tests say why they skip.
+DEBIAN_PACKAGES="iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp"
+if command -v dpkg-query >/dev/null 2>&1; then
+  missing=$(for p in $DEBIAN_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "test: installing Debian packages:" $missing
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) ||
+        echo "test: WARNING: could not install $missing; the tests that need them will be skipped" >&2
+    else
+      echo "test: WARNING: missing Debian packages ($missing): run as root or install them;" \
+           "the tests that need them will be skipped" >&2
+    fi
+  fi
+fi
+
 "$PY" scripts/fetch_sample_faces.py
 "$PY" -m ruff check .
 # Both apps name their package `app`, so the worker's in-process tests get their own run.

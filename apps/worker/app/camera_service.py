@@ -32,7 +32,7 @@ from .cameras import manager as cams
 from .cameras.processor import LiveFrame as Frame
 from .cameras.processor import TrackEnded as Ended
 from .cameras.processor import TrackSample as Sample
-from .cameras.reader import ReaderState
+from .cameras.reader import ReaderOptions, ReaderState
 from .config import WorkerSettings
 from .vision.pipeline import FacePipeline
 from .worker_client import WorkerClient
@@ -51,6 +51,7 @@ _STATES: dict[ReaderState, StateName] = {
     ReaderState.RECONNECTING: "reconnecting",
     ReaderState.ERROR: "error",
     ReaderState.ENDED: "stopped",
+    ReaderState.STOPPED: "stopped",
 }
 
 
@@ -66,6 +67,11 @@ class CameraService:
             on_sample=lambda s: self._from_thread(self._queue_sample, s),
             on_track_ended=lambda e: self._from_thread(self._queue_ended, e),
             on_live_frame=lambda f: self._from_thread(self._queue_live, f),
+            reader_options=ReaderOptions(
+                open_timeout=settings.camera_open_timeout,
+                read_timeout=settings.camera_open_timeout,
+                stall_timeout=settings.stall_timeout,
+            ),
         )
         self._settings = settings
         self._outbox: deque[tuple[Message, bytes | None]] = deque()

@@ -48,6 +48,8 @@ class WorkerSettings(BaseSettings):
     )
     detect_max_side: int = Field(960, ge=160, description="Images are shrunk to this longest side to detect.")
     max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height decoded.")
+    camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
+    stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
 
     @field_validator("log_level", mode="before")
     @classmethod

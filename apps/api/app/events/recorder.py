@@ -5,9 +5,11 @@ track and then about once a second per track, and `track_ended` when the face
 leaves. Each sample is matched against the gallery; the track's identity is the
 person most of its samples match within the threshold (ties: the closer one), else
 unknown. The event is created with the first sample, updated as samples come in
-(identity included), and closed when the track ends. A known person whose track
-breaks and resumes on the same camera within `merge_gap` seconds continues the same
-event: one event per appearance, not per track fragment.
+(identity included), and closed when the track ends. Trackers lose faces (fast
+motion, a missed detection): a new track whose face is the same — the same known
+person, or for an unknown face a descriptor within the threshold — on the same camera
+within `merge_gap` seconds continues the same event: one event per appearance, not
+per track fragment.
 """
 
 from __future__ import annotations
@@ -37,6 +39,23 @@ def _utc(ts: float) -> datetime:
 
 
 @dataclass
+class Appearance:
+    """What a new track is compared with to decide whether it continues an event."""
+
+    event_id: int
+    camera_id: int
+    first_seen: float
+    last_seen: float
+    person_id: int | None = None
+    embeddings: list[np.ndarray] = field(default_factory=list)
+
+    def same_face(self, person_id: int | None, embedding: np.ndarray, threshold: float) -> bool:
+        if person_id is not None or self.person_id is not None:
+            return person_id == self.person_id
+        return any(np.linalg.norm(e - embedding) <= threshold for e in self.embeddings)
+
+
+@dataclass
 class OpenTrack:
     event_id: int
     camera_id: int
@@ -46,8 +65,15 @@ class OpenTrack:
     nearest: float | None = None
     best_quality: float = -1.0
     samples: int = 0
-    person_id: int | None = None
     label: str = ""
+    embeddings: list[np.ndarray] = field(default_factory=list)
+
+    def is_someone_else(self, embedding: np.ndarray, threshold: float) -> bool:
+        """True when a new face is far from every face seen so far on this track: the tracker
+        followed a box across a scene cut or a crossing, and it is another person now."""
+        if not self.embeddings:
+            return False
+        return bool(min(np.linalg.norm(e - embedding) for e in self.embeddings) > threshold)
 
     def add(self, person_id: int | None, distance: float | None, threshold: float) -> None:
         self.samples += 1
@@ -81,16 +107,24 @@ class EventRecorder:
         self._threshold = threshold
         self._merge_gap = merge_gap
         self._open: dict[TrackKey, OpenTrack] = {}
-        self._recent: dict[tuple[int, int], tuple[int, float, float]] = {}  # (camera, person) -> event
+        self._appearances: dict[
+            int, Appearance
+        ] = {}  # by event id, kept for merge_gap after the last sighting
 
     async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
         key = (worker_id, message.camera_id, message.track_id)
-        nearest = self._people.gallery.search(np.asarray(message.embedding, np.float32), top_k=1)
+        embedding = np.asarray(message.embedding, np.float32)
+        nearest = self._people.gallery.search(embedding, top_k=1)
         person_id = nearest[0].person_id if nearest else None
         distance = nearest[0].distance if nearest else None
         track = self._open.get(key)
+        if track is not None and track.is_someone_else(embedding, self._threshold):
+            del self._open[key]
+            await self._close(track, track.last_seen)
+            track = None
         if track is None:
             track = await self._open_track(key, message, person_id, distance)
+        track.embeddings.append(embedding)
         track.add(person_id, distance, self._threshold)
         track.last_seen = max(track.last_seen, message.at)
         quality = float(message.quality.get("score", message.quality.get("size", 0)))
@@ -107,7 +141,10 @@ class EventRecorder:
         }
         if quality >= track.best_quality:
             changes["box"] = message.box
-        await self._save(track, changes, created=track.samples == 1)
+        appearance = self._appearances[track.event_id]
+        appearance.person_id, appearance.last_seen = identity, max(appearance.last_seen, track.last_seen)
+        appearance.embeddings.append(embedding)
+        await self._save(track, {**changes, "ended": False}, created=track.samples == 1)
         await self._label(key, track, identity)
 
     async def ended(self, worker_id: str, message: TrackEnded) -> None:
@@ -127,10 +164,20 @@ class EventRecorder:
         self, key: TrackKey, message: TrackSample, person_id: int | None, distance: float | None
     ) -> OpenTrack:
         known = person_id if distance is not None and distance <= self._threshold else None
-        resumed = self._recent.get((message.camera_id, known)) if known is not None else None
-        if resumed is not None and message.at - resumed[2] <= self._merge_gap:
-            event_id, first_seen, _ = resumed
-            track = OpenTrack(event_id, message.camera_id, first_seen, message.at)
+        embedding = np.asarray(message.embedding, np.float32)
+        horizon = message.at - self._merge_gap
+        for event_id in [e for e, a in self._appearances.items() if a.last_seen < horizon]:
+            del self._appearances[event_id]
+        resumed = next(
+            (
+                a
+                for a in self._appearances.values()
+                if a.camera_id == message.camera_id and a.same_face(known, embedding, self._threshold)
+            ),
+            None,
+        )
+        if resumed is not None:
+            track = OpenTrack(resumed.event_id, message.camera_id, resumed.first_seen, message.at)
             track.best_quality = float("inf")  # keep the images already chosen for this appearance
         else:
             event = await asyncio.to_thread(
@@ -147,14 +194,16 @@ class EventRecorder:
                 },
             )
             track = OpenTrack(event.id, message.camera_id, message.at, message.at)
+            self._appearances[event.id] = Appearance(
+                event.id, message.camera_id, message.at, message.at, known
+            )
         self._open[key] = track
         return track
 
     async def _close(self, track: OpenTrack, last_seen: float) -> None:
-        identity, _ = track.identity()
-        await self._save(track, {"ended": True, "last_seen": _utc(last_seen)}, created=False)
-        if identity is not None:
-            self._recent[(track.camera_id, identity)] = (track.event_id, track.first_seen, last_seen)
+        """End the track; its event ends too unless another open track continues it."""
+        if not any(t.event_id == track.event_id for t in self._open.values()):
+            await self._save(track, {"ended": True, "last_seen": _utc(last_seen)}, created=False)
 
     async def _save(self, track: OpenTrack, changes: dict[str, Any], *, created: bool) -> None:
         event = await asyncio.to_thread(self._store.update, track.event_id, changes)

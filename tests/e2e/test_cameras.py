@@ -1,0 +1,219 @@
+"""Cameras end to end: real video through real workers to events, live view and status in the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import REPO, Api, free_port, wait_until
+from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
+from video_fixture import build_face_video, read_frames, transcode_h264
+
+FAST = {"STALL_TIMEOUT": "3", "CAMERA_OPEN_TIMEOUT": "3"}
+FAILED = ("reconnecting", "error")
+
+
+@pytest.fixture(scope="module")
+def video(sample_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s at 640x360: Obama's face slides in and out (0.5-3.75 s), then Biden's (4.25-6.75 s)."""
+    return build_face_video(tmp_path_factory.mktemp("video") / "faces.mp4", sample_faces).path
+
+
+@pytest.fixture
+def enrolled(make_api, sample_faces: Path) -> Api:
+    """An API where Obama is enrolled (from photos other than the one in the video) and Biden is not."""
+    api = make_api(HEARTBEAT_INTERVAL="1", HEARTBEAT_TIMEOUT="4")
+    person = api.http.post("/api/persons", json={"name": "Barack Obama"}).json()
+    api.obama = person["id"]  # type: ignore[attr-defined]
+    return api
+
+
+def _enroll_obama(api: Api, sample_faces: Path) -> None:
+    files = [("files", (n, (sample_faces / n).read_bytes())) for n in ("obama2.jpg", "obama3.jpg")]
+    out = api.http.post(f"/api/persons/{api.obama}/faces", files=files).json()  # type: ignore[attr-defined]
+    assert out["enrolled"] == 2, out
+
+
+def _camera(api: Api, **fields: Any) -> dict[str, Any]:
+    response = api.http.post("/api/cameras", json={"name": "cam", "process_fps": 6, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _status(api: Api, camera_id: int) -> dict[str, Any]:
+    return api.http.get(f"/api/cameras/{camera_id}").json()["status"]
+
+
+def _events(api: Api, **params: Any) -> list[dict[str, Any]]:
+    return api.http.get("/api/events", params=params).json()["items"]
+
+
+def test_a_video_camera_yields_one_event_per_appearance(enrolled, make_worker, sample_faces, video):
+    api = enrolled
+    make_worker(api, "cam-worker", **FAST)
+    _enroll_obama(api, sample_faces)
+    camera = _camera(api, name="Hall", url=str(video))
+    wait_until(lambda: len([e for e in _events(api) if e["ended"]]) >= 2, 60, "two finished appearances")
+    wait_until(lambda: _status(api, camera["id"])["state"] == "stopped", 30, "the file to end")
+    events = _events(api)
+    known = [e for e in events if e["person_id"] == api.obama]
+    unknown = [e for e in events if e["person_id"] is None]
+    assert len(known) == 1, events
+    assert len(unknown) == 1, events
+    obama, biden = known[0], unknown[0]
+    assert obama["person_name"] == "Barack Obama" and obama["camera_name"] == "Hall"
+    assert obama["distance"] < 0.6
+    assert biden["distance"] is None or biden["distance"] > 0.6
+    assert obama["first_seen"] < biden["first_seen"]  # Obama walks in first; the list is newest first
+    assert events[0]["id"] == biden["id"]
+    for event in (obama, biden):
+        face = api.http.get(event["face_url"])
+        snapshot = api.http.get(event["snapshot_url"])
+        assert face.headers["content-type"] == "image/jpeg" and len(face.content) > 1000
+        assert snapshot.content[:2] == b"\xff\xd8"
+    assert [e["id"] for e in _events(api, unknown="true")] == [biden["id"]]
+    assert [e["id"] for e in _events(api, person_id=api.obama)] == [obama["id"]]
+    assert _events(api, camera_id=camera["id"] + 100) == []
+    seen = api.http.get(f"/api/persons/{api.obama}").json()["last_seen"]
+    assert seen["camera_id"] == camera["id"] and seen["event_id"] == obama["id"]
+    status = _status(api, camera["id"])
+    assert status["faces_seen"] > status["embeddings"] > 0  # tracking: far fewer embeddings than faces
+
+
+def test_live_view_streams_only_while_watched(enrolled, make_worker, video):
+    api = enrolled
+    make_worker(api, "live-worker", **FAST)
+    camera = _camera(api, url=str(video), loop=True)
+    wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "the camera to stream")
+
+    def live_frames_sent() -> int:
+        for line in api.http.get("/metrics").text.splitlines():
+            if line.startswith('facegrid_socket_messages_total{direction="in",type="live_frame"}'):
+                return int(float(line.split()[-1]))
+        return 0
+
+    assert live_frames_sent() == 0  # nobody watches: the worker sends no frames
+    parts = 0
+    with api.http.stream("GET", f"/api/cameras/{camera['id']}/stream.mjpeg") as stream:
+        assert stream.headers["content-type"].startswith("multipart/x-mixed-replace")
+        for chunk in stream.iter_bytes():
+            parts += chunk.count(b"Content-Type: image/jpeg")
+            if parts >= 5:
+                assert _status(api, camera["id"])["viewers"] == 1
+                break
+    wait_until(lambda: _status(api, camera["id"])["viewers"] == 0, 10, "the viewer to be gone")
+    settled = wait_until(lambda: (n := live_frames_sent()) and n, 5, "a count")
+    wait_until(lambda: live_frames_sent() == settled, 10, "the worker to stop sending", interval=1.5)
+    assert live_frames_sent() == settled and parts >= 5
+    snapshot = api.http.get(f"/api/cameras/{camera['id']}/snapshot.jpg")
+    assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+
+
+def test_credentials_never_leave_the_api_and_a_stall_is_recovered(enrolled, make_worker, video):
+    api = enrolled
+    worker = make_worker(api, "mjpeg-worker", **FAST)
+    server = MjpegServer(read_frames(video), fps=12, credentials=("admin", "S3cr3t-pw"))
+    try:
+        camera = _camera(api, url=server.url(userinfo="admin:S3cr3t-pw"))
+        assert "S3cr3t-pw" not in json.dumps(camera) and "***" in camera["url"]
+        wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "the MJPEG stream")
+        server.pause()  # the connection stays open, frames stop: a stall
+        wait_until(lambda: _status(api, camera["id"])["state"] in FAILED, 20, "the stall")
+        assert _status(api, camera["id"])["reason"]
+        server.resume()
+        wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 40, "recovery")
+        listing = api.http.get("/api/cameras").text + api.http.get(f"/api/cameras/{camera['id']}").text
+        assert "S3cr3t-pw" not in listing
+    finally:
+        server.stop()
+    for log in (api.log(), worker.log()):
+        assert "S3cr3t-pw" not in log and "S3cr3t%2Dpw" not in log
+
+
+def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, make_worker, video):
+    api = enrolled
+    make_worker(api, "busy-worker", **FAST)
+    hole = BlackHole()
+    try:
+        good = _camera(api, name="good", url=str(video), loop=True)
+        closed = _camera(api, name="closed", url=f"rtsp://127.0.0.1:{free_port()}/nothing")
+        hanging = _camera(api, name="hanging", url=f"rtsp://127.0.0.1:{hole.port}/cam")
+        for bad in (closed, hanging):
+            wait_until(lambda b=bad: _status(api, b["id"])["state"] in FAILED, 15, "a failure")
+            assert _status(api, bad["id"])["reason"]
+        wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the good camera")
+        assert _status(api, good["id"])["processed_fps"] > 0
+    finally:
+        hole.stop()
+
+
+def test_a_killed_workers_camera_moves_and_events_continue(enrolled, make_worker, sample_faces, video):
+    api = enrolled
+    first = make_worker(api, "first", **FAST)
+    _enroll_obama(api, sample_faces)
+    camera = _camera(api, url=str(video), loop=True)
+    wait_until(lambda: _status(api, camera["id"])["worker_id"] == "first", 20, "assignment")
+    second = make_worker(api, "second", **FAST)
+    assert _status(api, camera["id"])["worker_id"] == "first"  # no flapping when a worker joins
+    first.send(signal.SIGKILL)
+    wait_until(lambda: _status(api, camera["id"])["worker_id"] == "second", 20, "the camera to move")
+    before = len(_events(api))
+    wait_until(lambda: len(_events(api)) > before, 40, "events from the new worker")
+    assert second.alive()
+
+
+def test_disabling_and_deleting_a_camera_stops_it_on_its_worker(enrolled, make_worker, video):
+    api = enrolled
+    worker = make_worker(api, "w", **FAST)
+    camera = _camera(api, url=str(video), loop=True)
+    wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "streaming")
+    off = api.http.patch(f"/api/cameras/{camera['id']}", json={"enabled": False}).json()
+    assert off["status"]["state"] == "disabled"
+    wait_until(lambda: f"camera {camera['id']}: stopped" in worker.log(), 10, "the worker to stop it")
+    assert api.http.delete(f"/api/cameras/{camera['id']}").status_code == 204
+    assert api.http.get(f"/api/cameras/{camera['id']}").status_code == 404
+    bad = api.http.post("/api/cameras", json={"name": "", "url": ""})
+    assert bad.status_code == 422
+
+
+@pytest.mark.skipif(rtsp_unavailable() is not None, reason=f"no RTSP test server: {rtsp_unavailable()}")
+def test_an_rtsp_camera_streams_into_events(enrolled, make_worker, sample_faces, video, tmp_path):
+    api = enrolled
+    make_worker(api, "rtsp-worker", **FAST)
+    _enroll_obama(api, sample_faces)
+    server = RtspServer(transcode_h264(video_at(video), tmp_path / "faces-h264.mp4").path)
+    try:
+        camera = _camera(api, url=server.url)
+        wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "RTSP streaming")
+        wait_until(lambda: any(e["person_id"] == api.obama for e in _events(api)), 40, "an Obama event")
+    finally:
+        server.stop()
+
+
+def video_at(path: Path) -> Any:
+    """The fixture's FaceVideo for ``path`` (transcode_h264 takes the description)."""
+    from video_fixture import FaceVideo  # local: only this test needs it
+
+    frames = read_frames(path)
+    height, width = frames[0].shape[:2]
+    return FaceVideo(path, 12.0, len(frames), width, height, "mp4v", ())
+
+
+def test_worker_ports_stay_closed_while_cameras_stream(enrolled, video):
+    api = enrolled
+    _camera(api, url=str(video), loop=True)
+    env = {**os.environ, "API_KEY": api.api_key, "WORKER_TOKEN": api.worker_token, **FAST}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_worker_ports.py"), "--api-url", api.url,
+         "--workers", "1", "--scenario", "single", "--duration", "6", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    cameras = api.http.get("/api/cameras").json()
+    assert cameras[0]["status"]["worker_id"] is None or cameras[0]["status"]["state"] != "error"

@@ -1,0 +1,608 @@
+"""Cameras on real video: a generated clip played from a file, over MJPEG and over RTSP.
+
+Nothing of OpenCV is mocked: the readers open real files and real loopback servers
+(``tests/stream_servers.py``), the processor runs the real face pipeline on the clip of
+``tests/video_fixture.py`` (Obama slides in, stays, leaves; then Biden; then nobody).
+Timeouts are shortened so the whole file takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from app.cameras.manager import CameraConfig, CameraExists, CameraManager, TooManyCameras, UnknownCamera
+from app.cameras.processor import (
+    CameraProcessor,
+    LiveFrame,
+    ProcessorSettings,
+    ProcessorStats,
+    TrackEnded,
+    TrackSample,
+)
+from app.cameras.reader import FrameReader, ReaderOptions, ReaderState, backoff
+from app.cameras.source import InvalidSource, SourceKind, parse_source, redact
+from app.cameras.track import FaceTracker, iou
+from app.vision.box import Box
+from app.vision.embed import distance
+from app.vision.pipeline import FacePipeline
+from harness import free_port, wait_until
+from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
+from video_fixture import FaceVideo, build_face_video, frame_index, read_frames, transcode_h264
+
+FAST = ReaderOptions(
+    open_timeout=1.5, read_timeout=1.5, stall_timeout=1.5, backoff_initial=0.3, backoff_max=1.0
+)
+SAME_PERSON = 0.6
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory, sample_faces: Path) -> FaceVideo:
+    return build_face_video(tmp_path_factory.mktemp("video") / "faces.mp4", sample_faces)
+
+
+@pytest.fixture(scope="module")
+def clip_frames(clip: FaceVideo) -> list[np.ndarray]:
+    return read_frames(clip.path)
+
+
+@pytest.fixture
+def mjpeg(clip: FaceVideo, clip_frames: list[np.ndarray]) -> Iterator[MjpegServer]:
+    with MjpegServer(clip_frames, clip.fps) as server:
+        yield server
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    with BlackHole() as hole:
+        yield hole
+
+
+@pytest.fixture
+def started() -> Iterator[list[FrameReader]]:
+    """Readers a test starts, stopped at its end even if it fails."""
+    readers: list[FrameReader] = []
+    yield readers
+    for reader in readers:
+        reader.stop()
+
+
+def start_reader(started: list[FrameReader], url: str, *, loop: bool = False) -> FrameReader:
+    reader = FrameReader(parse_source(url, loop=loop), FAST)
+    started.append(reader)
+    reader.start()
+    return reader
+
+
+# --- sources and redaction -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://admin:s3cret@10.0.0.5:554/stream1", "rtsp://***:***@10.0.0.5:554/stream1"),
+        ("rtsp://admin@10.0.0.5/stream1", "rtsp://***@10.0.0.5/stream1"),
+        (
+            "http://user%40corp.example:p%40ss%3Aw%2Frd@cam.lan/video.mjpg",
+            "http://***:***@cam.lan/video.mjpg",
+        ),
+        ("rtsp://admin:p@ss/w@rd@cam/s", "rtsp://***:***@cam/s"),  # unencoded @ and / in the password
+        ("RTSPS://Admin:Pw@cam/s", "RTSPS://***:***@cam/s"),
+        ("http://cam/video.cgi?user=admin&pwd=s3cret&res=hd", "http://cam/video.cgi?user=***&pwd=***&res=hd"),
+        ("http://cam/snap@2x.jpg", "http://cam/snap@2x.jpg"),
+        ("rtsp://10.0.0.5:554/stream1", "rtsp://10.0.0.5:554/stream1"),
+        (
+            "proxy http://relay/?src=rtsp%3A%2F%2Fadmin%3As3cret%40cam%2Fs failed",
+            "proxy http://relay/?src=rtsp%3A%2F%2F***:***%40cam%2Fs failed",
+        ),
+        (
+            "could not open 'rtsp://admin:s3cret@cam/s' (timeout)",
+            "could not open 'rtsp://***:***@cam/s' (timeout)",
+        ),
+    ],
+)
+def test_redact_hides_credentials(url: str, shown: str):
+    assert redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "target"),
+    [
+        ("rtsp://cam/s", SourceKind.RTSP, "rtsp://cam/s"),
+        ("rtsps://cam/s", SourceKind.RTSP, "rtsps://cam/s"),
+        ("http://cam/video.mjpg", SourceKind.HTTP, "http://cam/video.mjpg"),
+        ("https://cam/video.mjpg", SourceKind.HTTP, "https://cam/video.mjpg"),
+        ("/srv/clips/door.mp4", SourceKind.FILE, "/srv/clips/door.mp4"),
+        ("file:///srv/clips/my%20door.mp4", SourceKind.FILE, "/srv/clips/my door.mp4"),
+        ("/dev/video2", SourceKind.DEVICE, "/dev/video2"),
+        ("0", SourceKind.DEVICE, 0),
+        (3, SourceKind.DEVICE, 3),
+    ],
+)
+def test_parse_source_kinds(url: str | int, kind: SourceKind, target: str | int):
+    source = parse_source(url)
+    assert (source.kind, source.target) == (kind, target)
+    assert source.is_live == (kind is not SourceKind.FILE)
+
+
+@pytest.mark.parametrize("url", ["ftp://admin:s3cret@cam/x", "", "rtsp://admin:s3cret@/x", "99", "a\nb"])
+def test_parse_source_refuses_without_echoing_secrets(url: str):
+    with pytest.raises(InvalidSource) as caught:
+        parse_source(url)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_source_never_shows_its_credentials():
+    source = parse_source("rtsp://admin:p%40ssw0rd@cam/s")
+    assert "p%40ssw0rd" not in repr(source) and "p@ssw0rd" not in repr(source)
+    assert source.display == "rtsp://***:***@cam/s"
+    # A library echoing the decoded password on its own is caught too.
+    assert source.scrub("auth failed for admin with p@ssw0rd") == "auth failed for *** with ***"
+
+
+def test_backoff_grows_is_capped_and_jittered():
+    delays = backoff(1.0, 8.0, 2.0, random.Random(1))
+    values = [next(delays) for _ in range(8)]
+    caps = [1, 2, 4, 8, 8, 8, 8, 8]
+    assert all(cap / 2 <= v <= cap for v, cap in zip(values, caps, strict=True))
+    assert len({round(v, 6) for v in values}) == len(values)  # jittered, not in lockstep
+
+
+# --- tracker -------------------------------------------------------------------------
+
+
+def test_tracker_keeps_ids_while_faces_move():
+    tracker = FaceTracker(ttl=2.0)
+    first = tracker.update([Box(100, 100, 80, 80), Box(400, 100, 80, 80)], now=0.0)
+    assert [t.track_id for t in first.started] == [1, 2]
+    moved = tracker.update([Box(410, 105, 80, 80), Box(115, 100, 80, 80)], now=0.2)
+    assert [t.track_id for t in moved.assigned] == [2, 1]
+    assert moved.started == () and moved.ended == ()
+    assert tracker.get(1) is not None and tracker.get(1).hits == 2  # type: ignore[union-attr]
+
+
+def test_tracker_follows_a_fast_face_by_centre_distance():
+    tracker = FaceTracker(ttl=2.0)
+    tracker.update([Box(100, 100, 80, 80)], now=0.0)
+    jumped = Box(170, 110, 80, 80)  # no overlap left at 5 fps, but less than a face away
+    assert iou(Box(100, 100, 80, 80), jumped) < 0.3
+    update = tracker.update([jumped], now=0.2)
+    assert [t.track_id for t in update.assigned] == [1] and update.started == ()
+    far = tracker.update([Box(500, 100, 80, 80)], now=0.4)  # someone else, far away
+    assert far.started and far.started[0].track_id == 2
+
+
+def test_tracker_survives_a_slow_frame():
+    # On a busy machine two processed frames may be a second apart: longer than the ttl,
+    # and the face has moved further than a box size. It is still the same track.
+    tracker = FaceTracker(ttl=0.5)
+    tracker.update([Box(0, 100, 100, 100)], now=0.0)
+    update = tracker.update([Box(200, 100, 100, 100)], now=1.0)
+    assert [t.track_id for t in update.assigned] == [1] and update.ended == ()
+    # ...but not a face across the frame: the reach grows with time only up to a cap.
+    update = tracker.update([Box(800, 100, 100, 100)], now=3.0)
+    assert [t.track_id for t in update.started] == [2] and [t.track_id for t in update.ended] == [1]
+
+
+def test_tracker_ends_tracks_after_ttl():
+    tracker = FaceTracker(ttl=1.0)
+    tracker.update([Box(0, 0, 50, 50)], now=10.0)
+    assert tracker.update([], now=10.9).ended == ()
+    ended = tracker.update([], now=11.1).ended
+    assert [(t.track_id, t.first_seen, t.last_seen) for t in ended] == [(1, 10.0, 10.0)]
+    assert tracker.tracks == []
+    assert tracker.update([Box(0, 0, 50, 50)], now=11.2).started[0].track_id == 2  # a new face, a new id
+
+
+def test_tracker_expire_and_clear():
+    tracker = FaceTracker(ttl=1.0)
+    tracker.update([Box(0, 0, 50, 50), Box(200, 0, 50, 50)], now=0.0)
+    tracker.update([Box(0, 0, 50, 50)], now=0.8)
+    assert [t.track_id for t in tracker.expire(1.5)] == [2]
+    assert [t.track_id for t in tracker.clear()] == [1]
+
+
+# --- reader --------------------------------------------------------------------------
+
+
+def test_reader_plays_a_file_at_its_fps_and_holds_only_the_latest_frame(
+    clip: FaceVideo, started: list[FrameReader]
+):
+    reader = start_reader(started, str(clip.path))
+    first = wait_until(reader.latest, 5, "a first frame")
+    time.sleep(1.0)  # consume nothing meanwhile: the reader must not queue
+    latest = reader.latest()
+    assert latest is not None and latest.seq > first.seq
+    elapsed = latest.monotonic - first.monotonic
+    assert abs((latest.seq - first.seq) - elapsed * clip.fps) <= 2  # paced at the file's fps
+    assert frame_index(latest.image) == latest.seq - 1  # the newest decoded frame, not a stale one
+    assert abs(latest.timestamp - time.time()) < 1.0
+    status = reader.status()
+    assert status.state is ReaderState.STREAMING
+    assert 10 <= status.input_fps <= 14 and (status.width, status.height) == (640, 360)
+    newer = reader.wait_for_frame(latest.seq, timeout=1.0)
+    assert newer is not None and newer.seq > latest.seq
+
+
+def test_reader_loops_a_file_or_ends_it(tmp_path: Path, sample_faces: Path, started: list[FrameReader]):
+    short = build_face_video(tmp_path / "short.mp4", sample_faces, fps=20, duration=0.5)  # 10 frames
+    looping = start_reader(started, str(short.path), loop=True)
+    once = start_reader(started, str(short.path))
+    wait_until(lambda: (f := looping.latest()) and f.seq > 25, 5, "the looping file to pass its end")
+    assert looping.state is ReaderState.STREAMING
+    wait_until(lambda: once.state is ReaderState.ENDED, 5, "the file to end")
+    assert once.status().frames == short.frame_count and "ended" in once.status().reason
+
+
+def test_reader_reports_a_missing_file(tmp_path: Path, started: list[FrameReader]):
+    reader = start_reader(started, str(tmp_path / "nope.mp4"))
+    wait_until(lambda: reader.state is ReaderState.RECONNECTING, 3, "the missing file to be reported")
+    assert reader.status().reason.startswith("file not found")
+
+
+def test_reader_reads_mjpeg_live(mjpeg: MjpegServer, started: list[FrameReader]):
+    reader = start_reader(started, mjpeg.url())
+    wait_until(lambda: reader.state is ReaderState.STREAMING, 5, "MJPEG to stream")
+    time.sleep(1.0)
+    latest = reader.latest()
+    assert latest is not None
+    lag = (mjpeg.current_index() - frame_index(latest.image)) % 96
+    assert lag <= 2, f"the reader is {lag} frames behind the camera"
+    assert 9 <= reader.status().input_fps <= 15
+
+
+def test_reader_sends_url_encoded_credentials(clip_frames: list[np.ndarray], started: list[FrameReader]):
+    with MjpegServer(clip_frames[:24], 12, credentials=("ad@min", "p@ss:w/rd")) as server:
+        assert isinstance(server, MjpegServer)
+        reader = start_reader(started, server.url(userinfo="ad%40min:p%40ss%3Aw%2Frd"))
+        wait_until(lambda: reader.state is ReaderState.STREAMING, 5, "the authenticated stream")
+        status = reader.status()
+        assert "p%40ss" not in repr(status) and status.source.startswith("http://***:***@127.0.0.1")
+
+
+def test_stalled_mjpeg_is_detected_and_recovers(mjpeg: MjpegServer, started: list[FrameReader]):
+    reader = start_reader(started, mjpeg.url())
+    wait_until(lambda: reader.state is ReaderState.STREAMING, 5, "MJPEG to stream")
+    time.sleep(0.5)
+    mjpeg.pause()
+    paused_at = time.monotonic()
+    wait_until(lambda: reader.state is ReaderState.RECONNECTING, 5, "the stall to be noticed")
+    detected = time.monotonic() - paused_at
+    assert FAST.stall_timeout - 0.2 <= detected <= FAST.stall_timeout + 1.0, detected
+    assert reader.status().reason.startswith("stalled: no frame for")
+    assert reader.status().input_fps < 6
+    seq = reader.latest().seq  # type: ignore[union-attr]
+    mjpeg.resume()
+    resumed_at = time.monotonic()
+    wait_until(lambda: reader.state is ReaderState.STREAMING, 6, "the stream to recover")
+    assert reader.wait_for_frame(seq, timeout=2) is not None
+    assert reader.status().reconnects >= 1
+    print(
+        f"stall detected after {detected:.2f} s; streaming {time.monotonic() - resumed_at:.2f} s after resume"
+    )
+
+
+def test_unreachable_camera_fails_at_once(started: list[FrameReader]):
+    began = time.monotonic()
+    reader = start_reader(started, f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam")
+    wait_until(lambda: reader.state is ReaderState.RECONNECTING, FAST.open_timeout, "the open to fail")
+    assert time.monotonic() - began < FAST.open_timeout
+    status = reader.status()
+    assert status.reason.startswith("opening failed") and "s3cret" not in repr(status)
+    assert status.last_frame_at is None and status.frames == 0
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"])
+def test_hanging_camera_fails_within_the_open_timeout(
+    scheme: str, black_hole: BlackHole, started: list[FrameReader]
+):
+    began = time.monotonic()
+    reader = start_reader(started, f"{scheme}://admin:s3cret@127.0.0.1:{black_hole.port}/cam")
+    time.sleep(0.3)
+    assert reader.state is ReaderState.STARTING and black_hole.connections == 1
+    wait_until(lambda: reader.state is ReaderState.RECONNECTING, FAST.open_timeout + 1.5, "a timeout")
+    took = time.monotonic() - began
+    assert FAST.open_timeout - 0.1 <= took <= FAST.open_timeout + 1.0, took
+    assert reader.status().reason.startswith("opening timed out")
+    print(f"{scheme} black hole: open gave up after {took:.2f} s")
+
+
+def test_stop_returns_promptly_while_opencv_is_blocked(black_hole: BlackHole):
+    reader = FrameReader(
+        parse_source(f"rtsp://127.0.0.1:{black_hole.port}/cam"), ReaderOptions(open_timeout=30)
+    )
+    reader.start()
+    time.sleep(0.3)  # the session is now inside cv2.VideoCapture(...), for up to 30 s
+    began = time.monotonic()
+    assert reader.stop(timeout=1.0)
+    assert time.monotonic() - began < 0.5
+    assert reader.state is ReaderState.STOPPED
+
+
+def test_hanging_camera_does_not_hold_up_other_cameras(
+    black_hole: BlackHole, clip: FaceVideo, started: list[FrameReader]
+):
+    # OpenCV opens captures under one process-wide lock; the reader's preflight check keeps
+    # a camera that never answers out of it, so another camera opens at once meanwhile.
+    slow = ReaderOptions(open_timeout=5, stall_timeout=5)
+    hanging = FrameReader(parse_source(f"rtsp://127.0.0.1:{black_hole.port}/cam"), slow)
+    started.append(hanging)
+    hanging.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    other = start_reader(started, str(clip.path))
+    wait_until(lambda: other.state is ReaderState.STREAMING, 2, "the other camera to stream")
+    assert time.monotonic() - began < 1.0
+    assert hanging.state is ReaderState.STARTING
+
+
+@pytest.fixture(scope="module")
+def rtsp_clip(clip: FaceVideo, tmp_path_factory: pytest.TempPathFactory) -> FaceVideo:
+    reason = rtsp_unavailable()
+    if reason:
+        pytest.skip(reason)
+    return transcode_h264(clip, tmp_path_factory.mktemp("h264") / "faces_h264.mp4")
+
+
+def test_reader_reads_rtsp_over_tcp(rtsp_clip: FaceVideo, started: list[FrameReader]):
+    # The server refuses RTP over UDP: streaming proves the reader asked for TCP.
+    with RtspServer(rtsp_clip.path, tcp_only=True) as server:
+        assert isinstance(server, RtspServer)
+        began = time.monotonic()
+        reader = start_reader(started, server.url)
+        wait_until(lambda: reader.state is ReaderState.STREAMING, 8, "RTSP to stream")
+        print(f"RTSP: first frame after {time.monotonic() - began:.2f} s")
+        first = reader.latest()
+        time.sleep(1.0)
+        latest = reader.latest()
+        assert first is not None and latest is not None and latest.seq > first.seq
+        assert frame_index(latest.image) > frame_index(first.image)
+        assert latest.image.shape == (360, 640, 3)
+
+
+# --- processor -----------------------------------------------------------------------
+
+
+@dataclass
+class ProcessorRun:
+    """Everything observed while a processor watched the whole clip once."""
+
+    samples: list[TrackSample] = field(default_factory=list)
+    ended: list[TrackEnded] = field(default_factory=list)
+    live: list[LiveFrame] = field(default_factory=list)
+    overlay_before_live: bytes | None = b"unset"
+    overlay_during_live: bytes | None = None
+    overlay_labelled: bytes | None = None
+    live_frames_when_disabled: int = 0
+    overlay_after_live: bytes | None = b"unset"
+    live_thread: set[str] = field(default_factory=set)
+    stats: ProcessorStats | None = None
+    stopped_in: float = 0.0
+
+    def on_live(self, frame: LiveFrame) -> None:
+        self.live.append(frame)
+        self.live_thread.add(threading.current_thread().name)
+
+
+@pytest.fixture(scope="module")
+def processor_run(clip: FaceVideo, pipeline: FacePipeline) -> ProcessorRun:
+    """Play the clip in real time through a reader and a processor, toggling live view on the way."""
+    run = ProcessorRun()
+    reader = FrameReader(parse_source(str(clip.path)), FAST)
+    processor = CameraProcessor(
+        "door",
+        reader,
+        pipeline,
+        ProcessorSettings(process_fps=5, detection_width=640, min_face_size=60, track_ttl=1.5),
+        on_sample=run.samples.append,
+        on_track_ended=run.ended.append,
+        on_live_frame=run.on_live,
+    )
+    processor.start()
+    reader.start()
+    try:
+        time.sleep(1.6)  # Obama is arriving; nobody watches yet
+        run.overlay_before_live = processor.latest_overlay_jpeg()
+        processor.set_live(True, max_fps=4, max_width=320)
+        time.sleep(1.0)
+        run.overlay_during_live = processor.latest_overlay_jpeg()
+        for track in {s.track_id for s in run.samples}:
+            processor.set_label(track, "Barack Obama")
+        time.sleep(0.6)
+        run.overlay_labelled = processor.latest_overlay_jpeg()
+        processor.set_live(False)
+        run.live_frames_when_disabled = len(run.live)
+        run.overlay_after_live = processor.latest_overlay_jpeg()
+        wait_until(lambda: reader.state is ReaderState.ENDED, 15, "the clip to end")
+        wait_until(lambda: len(run.ended) >= 2, 5, "both tracks to end")
+        run.stats = processor.stats()
+    finally:
+        began = time.monotonic()
+        processor.stop()
+        reader.stop()
+        run.stopped_in = time.monotonic() - began
+    return run
+
+
+@pytest.fixture(scope="module")
+def reference(pipeline: FacePipeline, sample_faces: Path) -> dict[str, np.ndarray]:
+    found = {}
+    for name in ("obama", "biden"):
+        embedding = pipeline.analyze((sample_faces / f"{name}.jpg").read_bytes())[0].embedding
+        assert embedding is not None
+        found[name] = embedding
+    return found
+
+
+def who(embedding: np.ndarray, reference: dict[str, np.ndarray]) -> str | None:
+    name, best = min(((n, distance(embedding, e)) for n, e in reference.items()), key=lambda x: x[1])
+    return name if best < SAME_PERSON else None
+
+
+def test_processor_tracks_obama_then_biden(processor_run: ProcessorRun, reference: dict[str, np.ndarray]):
+    by_track: dict[int, set[str | None]] = {}
+    for sample in processor_run.samples:
+        by_track.setdefault(sample.track_id, set()).add(who(sample.embedding, reference))
+    assert list(by_track.values()) == [{"obama"}, {"biden"}], by_track
+    obama, biden = by_track
+    first_biden = min(s.timestamp for s in processor_run.samples if s.track_id == biden)
+    assert all(s.timestamp < first_biden for s in processor_run.samples if s.track_id == obama)
+
+
+def test_processor_embeds_each_track_about_once_a_second(processor_run: ProcessorRun, clip: FaceVideo):
+    stats = processor_run.stats
+    assert stats is not None
+    assert stats.embeddings == len(processor_run.samples)
+    assert stats.faces_seen >= stats.embeddings
+    if stats.processed_frames >= 3.5 * clip.duration:  # kept up (a loaded machine may manage ~1 fps)
+        assert stats.faces_seen >= 3 * stats.embeddings, stats
+    longest = max(a.gone - a.enter for a in clip.appearances)
+    for track_id in {s.track_id for s in processor_run.samples}:
+        samples = [s for s in processor_run.samples if s.track_id == track_id]
+        assert [s.sample_index for s in samples] == list(range(1, len(samples) + 1))
+        gaps = np.diff([s.timestamp for s in samples])
+        assert (gaps >= 0.95).all(), gaps  # never more often than embed_interval
+        assert len(samples) <= longest + 1
+    print(f"faces seen {stats.faces_seen}, embeddings {stats.embeddings}; {stats}")
+
+
+def test_processor_samples_carry_what_the_api_stores(processor_run: ProcessorRun):
+    sample = processor_run.samples[0]
+    assert sample.camera_id == "door" and sample.embedding.shape == (128,)
+    assert sample.embedding.dtype == np.float32
+    assert (sample.frame_width, sample.frame_height) == (640, 360)
+    box = sample.box
+    assert box.x >= 0 and box.right <= 640 and box.y >= 0 and box.bottom <= 360 and box.min_side >= 60
+    assert set(sample.quality) == {"size", "sharpness", "visible", "score"}
+    face = cv2.imdecode(np.frombuffer(sample.face_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    snapshot = cv2.imdecode(np.frombuffer(sample.snapshot_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert face is not None and max(face.shape[:2]) <= 256
+    assert snapshot is not None and snapshot.shape == (360, 640, 3)
+    assert abs(sample.timestamp - time.time()) < 60
+
+
+def test_processor_ends_tracks_when_faces_leave(processor_run: ProcessorRun, clip: FaceVideo):
+    ended = processor_run.ended
+    assert [e.track_id for e in ended] == sorted({s.track_id for s in processor_run.samples})
+    for track, appearance in zip(ended, clip.appearances, strict=True):
+        assert track.reason == "gone" and track.samples >= 1
+        # Seen at least while fully in frame, at most while partly in frame (plus slack: on a
+        # starved CPU the file plays slower than real time, and timestamps are wall-clock).
+        seen = track.last_seen - track.first_seen
+        fully, partly = appearance.leaving - appearance.settled, appearance.gone - appearance.enter
+        assert fully - 0.5 <= seen <= partly + 1.5, (seen, appearance)
+
+
+def test_live_overlay_only_while_enabled(processor_run: ProcessorRun):
+    run = processor_run
+    assert run.overlay_before_live is None
+    assert run.overlay_during_live is not None and run.overlay_labelled is not None
+    assert run.overlay_after_live is None
+    assert len(run.live) == run.live_frames_when_disabled  # nothing rendered after switching off
+    # Capped at max_fps=4 for the 1.6 s it was on (fewer on a busy machine: embeddings come first).
+    assert 1 <= run.live_frames_when_disabled <= 4 * 1.6 + 2
+    assert run.live_thread == {"camera-processor:door"}
+    image = cv2.imdecode(np.frombuffer(run.overlay_labelled, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[1] == 320  # capped at max_width
+    # The label turns the box from amber (unknown) to green (identified).
+    green = np.all(np.abs(image.astype(int) - (80, 200, 60)) < 40, axis=-1).sum()
+    assert green > 100, green
+
+
+def test_processor_stops_promptly_and_keeps_going_after_errors(clip: FaceVideo, pipeline: FacePipeline):
+    failures: list[int] = []
+
+    def broken(sample: TrackSample) -> None:
+        failures.append(sample.track_id)
+        raise RuntimeError("integrator bug")
+
+    reader = FrameReader(parse_source(str(clip.path), loop=True), FAST)
+    processor = CameraProcessor(
+        "flaky", reader, pipeline, ProcessorSettings(process_fps=8, embed_interval=0.2), on_sample=broken
+    )
+    processor.start()
+    reader.start()
+    try:
+        wait_until(lambda: len(failures) >= 3, 10, "several samples despite the failing callback")
+        stats = processor.stats()
+        assert stats.errors >= 3 and "integrator bug" in stats.last_error
+        assert stats.processed_frames > stats.errors
+    finally:
+        began = time.monotonic()
+        assert processor.stop(timeout=2)
+        reader.stop()
+    assert time.monotonic() - began < 1.0
+
+
+# --- manager -------------------------------------------------------------------------
+
+
+def test_manager_enforces_max_cameras_and_stops_all_promptly(
+    clip: FaceVideo, pipeline: FacePipeline, black_hole: BlackHole
+):
+    ended: list[TrackEnded] = []
+    manager = CameraManager(pipeline, max_cameras=3, on_track_ended=ended.append, reader_options=FAST)
+    try:
+        manager.start(CameraConfig("file", str(clip.path), loop=True))
+        manager.start(CameraConfig("hang", f"rtsp://admin:s3cret@127.0.0.1:{black_hole.port}/cam"))
+        manager.start(CameraConfig("gone", f"http://127.0.0.1:{free_port()}/video.mjpg"))
+        with pytest.raises(TooManyCameras):
+            manager.start(CameraConfig("fourth", str(clip.path)))
+        with pytest.raises(CameraExists):
+            manager.start(CameraConfig("file", str(clip.path)))
+        with pytest.raises(UnknownCamera):
+            manager.stop("nope")
+        with pytest.raises(InvalidSource):
+            manager.update(CameraConfig("gone", "ftp://x"))
+        assert manager.camera_ids == ["file", "hang", "gone"]
+
+        wait_until(
+            lambda: manager.status("file").processor.tracks_started, 8, "the file camera to see a face"
+        )
+        states = {s.camera_id: s.reader.state for s in manager.statuses()}
+        assert states["file"] is ReaderState.STREAMING
+        assert states["hang"] in (ReaderState.STARTING, ReaderState.RECONNECTING)
+        assert states["gone"] in (ReaderState.RECONNECTING, ReaderState.ERROR)
+        hang = manager.status("hang").to_dict()
+        assert "s3cret" not in str(hang) and hang["source"].startswith("rtsp://***:***@")
+
+        manager.update(CameraConfig("file", str(clip.path), loop=True, process_fps=2))  # on the fly
+        assert manager.status("file").processor.tracks_ended == 0
+        assert manager.status("file").config.process_fps == 2
+        on_screen = manager.status("file").processor.active_tracks
+    finally:
+        began = time.monotonic()
+        late = manager.stop_all(timeout=3)
+        took = time.monotonic() - began
+    assert late == [] and took < 1.0, (late, took)
+    assert manager.statuses() == [] and manager.camera_ids == []
+    # Faces still on screen end with the camera.
+    assert [e.reason for e in ended].count("stopped") == on_screen
+    print(f"stop_all with a hanging camera took {took:.3f} s")
+
+
+def test_manager_restarts_a_camera_whose_url_changes(
+    clip: FaceVideo, pipeline: FacePipeline, mjpeg: MjpegServer
+):
+    manager = CameraManager(pipeline, max_cameras=1, reader_options=FAST)
+    try:
+        manager.start(CameraConfig("cam", f"http://127.0.0.1:{free_port()}/video.mjpg"))
+        wait_until(lambda: manager.status("cam").reader.state is ReaderState.RECONNECTING, 3, "a failure")
+        manager.update(CameraConfig("cam", mjpeg.url()))
+        wait_until(lambda: manager.status("cam").reader.state is ReaderState.STREAMING, 5, "the new URL")
+        assert manager.status("cam").reader.reconnects == 0  # a fresh reader
+    finally:
+        assert manager.stop_all(timeout=3) == []
+
+
+def test_manager_with_no_camera_slots_refuses(pipeline: FacePipeline, clip: FaceVideo):
+    manager = CameraManager(pipeline, max_cameras=0)
+    with pytest.raises(TooManyCameras, match="at most 0 cameras"):
+        manager.start(CameraConfig("cam", str(clip.path)))
