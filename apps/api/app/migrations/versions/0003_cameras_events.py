@@ -48,7 +48,6 @@ def upgrade() -> None:
     )
 
 
-
 def downgrade() -> None:
     op.drop_table("events")
     op.drop_table("cameras")
