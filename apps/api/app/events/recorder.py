@@ -158,6 +158,13 @@ class EventRecorder:
             track = self._open.pop(key)
             await self._close(track, track.last_seen)
 
+    def camera_removed(self, camera_id: int) -> None:
+        """Forget its open tracks: the camera and its events are gone."""
+        for key in [k for k in self._open if k[1] == camera_id]:
+            del self._open[key]
+        for event_id in [e for e, a in self._appearances.items() if a.camera_id == camera_id]:
+            del self._appearances[event_id]
+
     # --- internals -----------------------------------------------------------
 
     async def _open_track(

@@ -99,6 +99,7 @@ async def update_camera(camera_id: int, body: CameraPatch, services: ServicesDep
 async def delete_camera(camera_id: int, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
+    services.recorder.camera_removed(camera_id)
     await asyncio.to_thread(services.events.delete_for_camera, camera_id)
     await asyncio.to_thread(services.camera_store.delete, camera_id)
     return Response(status_code=204)

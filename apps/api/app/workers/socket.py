@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT = 10.0
+CameraNews = (CameraStatus, TrackSample, TrackEnded, LiveFrame)
 
 
 def _peer(websocket: WebSocket) -> str:
@@ -163,27 +164,38 @@ async def _message_loop(session: WorkerSession, services: Services) -> None:
     while True:
         frame = await _receive(session.websocket, services)
         session.heard()
-        message = frame.message
-        if isinstance(message, Heartbeat):
-            session.last_heartbeat = utcnow()
-        elif isinstance(message, JobResult):
-            services.dispatcher.job_result(session, message, frame.payload)
-        elif isinstance(message, JobRelease):
-            services.dispatcher.job_released(session, message)
-        elif isinstance(message, CameraStatus):
-            services.cameras.status_reported(session.id, message)
-        elif isinstance(message, TrackSample):
-            await services.recorder.sample(session.id, message, frame.payload or b"")
-        elif isinstance(message, TrackEnded):
-            await services.recorder.ended(session.id, message)
-        elif isinstance(message, LiveFrame):
-            services.live.frame_arrived(message.camera_id, frame.payload or b"")
-        elif isinstance(message, Draining):
-            log.info("worker %s is draining: %s", session.id, message.reason or "stopping")
-            session.draining = True
-            await services.cameras.worker_changed()
-        else:
-            raise ProtocolError(f"a worker may not send {message.type!r}")
+        try:
+            await _handle(session, services, frame)
+        except ProtocolError:
+            raise
+        except Exception:  # one message we failed to handle must not drop the worker
+            log.exception("worker %s: handling %r failed", session.id, frame.message.type)
+
+
+async def _handle(session: WorkerSession, services: Services, frame: Frame) -> None:
+    message = frame.message
+    if isinstance(message, CameraNews) and services.cameras.worker_of(message.camera_id) != session.id:
+        return  # a late message about a camera that has moved on (or was deleted)
+    if isinstance(message, Heartbeat):
+        session.last_heartbeat = utcnow()
+    elif isinstance(message, JobResult):
+        services.dispatcher.job_result(session, message, frame.payload)
+    elif isinstance(message, JobRelease):
+        services.dispatcher.job_released(session, message)
+    elif isinstance(message, CameraStatus):
+        services.cameras.status_reported(session.id, message)
+    elif isinstance(message, TrackSample):
+        await services.recorder.sample(session.id, message, frame.payload or b"")
+    elif isinstance(message, TrackEnded):
+        await services.recorder.ended(session.id, message)
+    elif isinstance(message, LiveFrame):
+        services.live.frame_arrived(message.camera_id, frame.payload or b"")
+    elif isinstance(message, Draining):
+        log.info("worker %s is draining: %s", session.id, message.reason or "stopping")
+        session.draining = True
+        await services.cameras.worker_changed()
+    else:
+        raise ProtocolError(f"a worker may not send {message.type!r}")
 
 
 async def _receive(websocket: WebSocket, services: Services) -> Frame:
