@@ -103,3 +103,17 @@ def test_secrets_never_reach_the_logs(api, make_worker):
     make_worker(api, "loud", wait=False, WORKER_TOKEN="y" * 40).wait(20)
     for log in (api.log(), worker.log()):
         assert api.api_key not in log and api.worker_token not in log
+
+
+def test_a_worker_whose_models_do_not_load_exits_and_never_registers(api, make_worker, tmp_path):
+    broken = tmp_path / "site" / "face_recognition_models"
+    (broken / "models").mkdir(parents=True)
+    (broken / "__init__.py").write_text("")  # the package without its model files
+    worker = make_worker(api, "modelless", wait=False, PYTHONPATH=str(broken.parent))
+    assert worker.wait(60) == 4
+    assert "face models failed their start-up check" in worker.log()
+    assert (
+        "not registering" in worker.log()
+        and "shape_predictor_5_face_landmarks.dat: not found" in worker.log()
+    )
+    assert api.worker("modelless") is None

@@ -36,23 +36,39 @@ class EngineCrashed(Exception):
 
 # --- what runs inside each child process -------------------------------------
 
+_config: EngineConfig | None = None
 _pipeline: Any = None
 
 
-def _load(config: EngineConfig) -> None:
-    global _pipeline
-    from .vision.pipeline import FacePipeline  # imported here: the parent never loads models
+def _remember(config: EngineConfig) -> None:
+    global _config
+    _config = config
 
-    _pipeline = FacePipeline(
-        config.detector,
-        upsample=config.upsample,
-        detection_max_side=config.detection_max_side,
-        max_pixels=config.max_pixels,
-    )
+
+def _loaded() -> Any:
+    """The child's pipeline, loaded on first use (so a load error reaches the caller as an error)."""
+    global _pipeline
+    if _pipeline is None:
+        from .vision.pipeline import FacePipeline  # the parent process never loads these models
+
+        assert _config is not None
+        _pipeline = FacePipeline(
+            _config.detector,
+            upsample=_config.upsample,
+            detection_max_side=_config.detection_max_side,
+            max_pixels=_config.max_pixels,
+        )
+    return _pipeline
 
 
 def _self_test() -> dict[str, Any]:
-    return {"timings": _pipeline.self_test(), "models": _pipeline.models()}
+    from .vision.errors import VisionError
+
+    try:
+        pipeline = _loaded()
+        return {"timings": pipeline.self_test(), "models": pipeline.models()}
+    except VisionError as exc:  # re-raised as a plain error: it must pickle back to the parent
+        raise RuntimeError(str(exc)) from None
 
 
 def _analyze(data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
@@ -60,11 +76,12 @@ def _analyze(data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes
     from .vision.decode import decode_image
     from .vision.errors import VisionError
 
+    pipeline = _loaded()
     try:
-        image = decode_image(data, max_pixels=_pipeline.max_pixels)
+        image = decode_image(data, max_pixels=pipeline.max_pixels)
     except VisionError as exc:  # its code (invalid_image, unsupported_type, too_large) goes to the API
         raise JobInputError(exc.code, str(exc)) from None
-    faces = _pipeline.analyze_frame(
+    faces = pipeline.analyze_frame(
         image,
         min_face_size=int(params.get("min_face_size") or 0),
         max_faces=params.get("max_faces"),
@@ -106,7 +123,7 @@ class FaceEngine:
         return ProcessPoolExecutor(
             self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load,
+            initializer=_remember,
             initargs=(self._config,),
         )
 
