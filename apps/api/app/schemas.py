@@ -39,6 +39,10 @@ class EchoOut(BaseModel):
 
 # --- people and faces ------------------------------------------------------
 
+_BOX = {"x": 373, "y": 140, "width": 266, "height": 265}
+_QUALITY = {"size": 265, "sharpness": 1312.9, "visible": 1.0, "score": 1.0}
+_MATCH = {"person_id": 1, "name": "Ada Lovelace", "face_id": 7, "distance": 0.33, "similarity": 0.9625}
+
 
 class BoxOut(BaseModel):
     x: int
@@ -109,6 +113,38 @@ class EnrollOut(BaseModel):
     refused: int
     results: list[EnrollItem]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "enrolled": 1,
+                    "refused": 1,
+                    "results": [
+                        {
+                            "filename": "ada1.jpg",
+                            "status": "enrolled",
+                            "face": {
+                                "id": 7,
+                                "person_id": 1,
+                                "box": _BOX,
+                                "quality": _QUALITY,
+                                "source_name": "ada1.jpg",
+                                "created_at": "2026-12-03T10:00:00Z",
+                                "crop_url": "/api/faces/7/crop.jpg",
+                            },
+                        },
+                        {
+                            "filename": "party.jpg",
+                            "status": "refused",
+                            "code": "multiple_faces",
+                            "reason": "3 faces found; enroll from photos of one person",
+                        },
+                    ],
+                }
+            ]
+        }
+    }
+
 
 # --- recognition -----------------------------------------------------------
 
@@ -134,6 +170,27 @@ class RecognizeOut(BaseModel):
     threshold: float
     faces: list[RecognizedFace]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "width": 1434,
+                    "height": 2333,
+                    "threshold": 0.6,
+                    "faces": [
+                        {"box": _BOX, "quality": _QUALITY, "match": _MATCH, "candidates": [_MATCH]},
+                        {
+                            "box": {"x": 900, "y": 200, "width": 120, "height": 121},
+                            "quality": _QUALITY,
+                            "match": None,
+                            "candidates": [{**_MATCH, "distance": 0.82, "similarity": 0.066}],
+                        },
+                    ],
+                }
+            ]
+        }
+    }
+
 
 class VerifyOut(BaseModel):
     same_person: bool
@@ -142,6 +199,21 @@ class VerifyOut(BaseModel):
     threshold: float
     box1: BoxOut
     box2: BoxOut
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "same_person": True,
+                    "distance": 0.33,
+                    "similarity": 0.9625,
+                    "threshold": 0.6,
+                    "box1": _BOX,
+                    "box2": {"x": 656, "y": 311, "width": 265, "height": 263},
+                }
+            ]
+        }
+    }
 
 
 class DetectedFaceOut(BaseModel):
