@@ -26,7 +26,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 stamp="$VENV/.facegrid-requirements"
-wanted="$(cat "$REPO"/requirements-dev.txt "$REPO"/apps/*/requirements.txt "$REPO"/packages/protocol/pyproject.toml | sha256sum | cut -d' ' -f1)"
+wanted="$(cat "$REPO"/requirements-dev.txt "$REPO"/apps/*/requirements.txt "$REPO"/packages/*/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing dependencies into .venv (the first time takes a few minutes)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip

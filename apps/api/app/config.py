@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from facegrid_common.settings import LogLevel, OptionalPath
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -38,10 +38,13 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("./data"), description="Database, face crops and snapshots live here.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in DATA_DIR.")
-    api_key: str = Field("", description="Clients send it as X-API-Key.")
+    api_key: str = Field("", description="Clients send it as X-API-Key; the dashboard's sign-in.")
+    session_hours: float = Field(
+        12, gt=0, le=24 * 365, description="A dashboard sign-in lasts this many hours, then ends."
+    )
     worker_token: str = Field("", description="Workers present it when they connect.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_file: Path | None = Field(None, description="Also log to this rotating file.")
+    log_level: LogLevel = "INFO"
+    log_file: OptionalPath = Field(None, description="Also log to this rotating file.")
     heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between worker heartbeats.")
     heartbeat_timeout: float = Field(15.0, gt=0, description="Silence after which a worker is offline.")
     job_timeout: float = Field(30.0, gt=0, description="Seconds a request waits for its job.")
@@ -56,16 +59,6 @@ class Settings(BaseSettings):
     event_merge_seconds: float = Field(
         10, ge=0, description="A person back on a camera within this continues the same event."
     )
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("log_file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
 
     @model_validator(mode="after")
     def _validate(self) -> Settings:

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from . import __version__
+from .dashboard.routes import install as install_dashboard
 from .jobs import DispatchError, JobFailed, JobTimeout
 from .people import Conflict, NotFound
 from .recognition import ImageRejected
@@ -92,4 +93,5 @@ def create_app(services: Services) -> FastAPI:
     for module in (workers, persons, faces, recognition, cameras, events, diagnostics):
         app.include_router(module.router, prefix="/api", dependencies=protected)
     app.add_api_websocket_route(WORKER_PATH, worker_socket)
+    install_dashboard(app, services.settings)
     return app

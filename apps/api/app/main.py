@@ -6,12 +6,12 @@ import logging
 import sys
 
 import uvicorn
+from facegrid_common.logs import setup_logging
 from facegrid_protocol import MAX_MESSAGE_BYTES
 from pydantic import ValidationError
 
 from .config import Settings
 from .factory import create_app
-from .logs import setup_logging
 from .services import Services
 
 log = logging.getLogger("app")

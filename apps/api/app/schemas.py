@@ -39,9 +39,15 @@ class EchoOut(BaseModel):
 
 # --- people and faces ------------------------------------------------------
 
-_BOX = {"x": 373, "y": 140, "width": 266, "height": 265}
-_QUALITY = {"size": 265, "sharpness": 1312.9, "visible": 1.0, "score": 1.0}
-_MATCH = {"person_id": 1, "name": "Ada Lovelace", "face_id": 7, "distance": 0.33, "similarity": 0.9625}
+_BOX: dict[str, Any] = {"x": 373, "y": 140, "width": 266, "height": 265}
+_QUALITY: dict[str, Any] = {"size": 265, "sharpness": 1312.9, "visible": 1.0, "score": 1.0}
+_MATCH: dict[str, Any] = {
+    "person_id": 1,
+    "name": "Ada Lovelace",
+    "face_id": 7,
+    "distance": 0.33,
+    "similarity": 0.9625,
+}
 
 
 class BoxOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
+from facegrid_common.settings import LogLevel, OptionalPath
 from facegrid_protocol import WORKER_PATH
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,8 +35,8 @@ class WorkerSettings(BaseSettings):
     api_url: str = Field("http://localhost:8080", description="The API to dial (ws/wss derived from it).")
     worker_id: str = Field(default_factory=default_worker_id, description="Unique id; default host-pid.")
     worker_token: str = Field("", description="Shared secret the API expects from workers.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_file: Path | None = Field(None, description="Also log to this rotating file.")
+    log_level: LogLevel = "INFO"
+    log_file: OptionalPath = Field(None, description="Also log to this rotating file.")
     max_jobs: int = Field(1, ge=1, le=64, description="Jobs run at once (each uses about one core).")
     max_cameras: int = Field(4, ge=0, le=64, description="Cameras this worker may be given.")
     shutdown_timeout: float = Field(10.0, ge=0, description="Seconds to finish jobs on SIGTERM.")
@@ -50,16 +51,6 @@ class WorkerSettings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height decoded.")
     camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
     stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("log_file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
 
     @field_validator("worker_id", mode="before")
     @classmethod

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import sys
 
+from facegrid_common.logs import setup_logging
 from pydantic import ValidationError
 
 from .config import OBSOLETE, WorkerSettings, obsolete_settings
-from .logs import setup_logging
 from .worker import FaceRecognitionWorker, StartupFailed
 from .worker_client import RegistrationRefused
 
