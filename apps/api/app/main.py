@@ -41,6 +41,7 @@ def main() -> None:
         port=settings.api_port,
         log_config=None,  # keep our handlers (and secret masking)
         ws_max_size=MAX_MESSAGE_BYTES,
+        ws_per_message_deflate=False,  # job payloads are images: compressing them costs ~40 ms each
         ws_ping_interval=settings.heartbeat_interval,
         ws_ping_timeout=settings.heartbeat_timeout,
         timeout_graceful_shutdown=10,

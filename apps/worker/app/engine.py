@@ -10,6 +10,7 @@ and run the pipeline's self-test before the worker registers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -40,9 +41,13 @@ _config: EngineConfig | None = None
 _pipeline: Any = None
 
 
-def _remember(config: EngineConfig) -> None:
+def _prepare(config: EngineConfig) -> None:
+    """Process initializer: load the models now, so no job pays for it; a failure is kept
+    and reported by the self-test (an initializer's own exception would only break the pool)."""
     global _config
     _config = config
+    with contextlib.suppress(Exception):
+        _loaded()
 
 
 def _loaded() -> Any:
@@ -123,15 +128,16 @@ class FaceEngine:
         return ProcessPoolExecutor(
             self._processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_remember,
+            initializer=_prepare,
             initargs=(self._config,),
         )
 
     async def start(self) -> dict[str, float]:
-        """Load the models and run the self-test; raises if the pipeline cannot run."""
-        report = await self._call(_self_test)
-        self.models = report["models"]
-        return report["timings"]
+        """Start every process and self-test it (models loaded); raises if the pipeline cannot run."""
+        reports = await asyncio.gather(*(self._call(_self_test) for _ in range(self._processes)))
+        self.models = reports[0]["models"]
+        timings: dict[str, float] = reports[0]["timings"]
+        return timings
 
     async def analyze(self, data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         return await self._call(_analyze, data, params)

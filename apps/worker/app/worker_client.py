@@ -124,6 +124,7 @@ class WorkerClient:
                     ping_interval=KEEPALIVE_INTERVAL,
                     ping_timeout=KEEPALIVE_TIMEOUT,
                     close_timeout=5,
+                    compression=None,  # images do not compress; deflating them only burns CPU
                 )
             except Exception as exc:
                 fatal = _process_exception(exc)

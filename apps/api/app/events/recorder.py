@@ -114,7 +114,7 @@ class EventRecorder:
     async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
         key = (worker_id, message.camera_id, message.track_id)
         embedding = np.asarray(message.embedding, np.float32)
-        nearest = self._people.gallery.search(embedding, top_k=1)
+        nearest = await asyncio.to_thread(self._people.gallery.search, embedding, 1)
         person_id = nearest[0].person_id if nearest else None
         distance = nearest[0].distance if nearest else None
         track = self._open.get(key)
