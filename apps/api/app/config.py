@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facegrid_common.settings import LogLevel, OptionalPath
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ValueError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
         return self
+
+    @field_validator("data_dir")
+    @classmethod
+    def _from_repo_root(cls, value: Path) -> Path:
+        """A relative DATA_DIR is read from the repo root, where .env lives, not the API's folder."""
+        return value if value.is_absolute() else REPO_ROOT / value
 
     @property
     def db_url(self) -> str:

@@ -50,19 +50,19 @@ def _conflict(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, 409)
 
 
-def _body_limits(services: Services) -> Callable[[str], int]:
+def _body_limits(services: Services) -> Callable[[str], tuple[int, str]]:
     """Largest request body per route: images get MAX_UPLOAD_MB per file, JSON 1 MB."""
     settings = services.settings
     per_file = settings.max_upload_mb * MB
 
-    def limit_for(path: str) -> int:
+    def limit_for(path: str) -> tuple[int, str]:
         if path.startswith("/api/persons/") and path.endswith("/faces"):
-            return per_file * settings.enroll_max_files
+            return per_file * settings.enroll_max_files, "MAX_UPLOAD_MB per photo x ENROLL_MAX_FILES"
         if path == "/api/verify":
-            return per_file * 2
+            return per_file * 2, "MAX_UPLOAD_MB per photo"
         if path in ("/api/recognize", "/api/detect"):
-            return per_file
-        return JSON_BODY_LIMIT
+            return per_file, "MAX_UPLOAD_MB"
+        return JSON_BODY_LIMIT, "for JSON bodies"
 
     return limit_for
 

@@ -32,7 +32,7 @@ class DispatchError(Exception):
 
 class NoWorkerAvailable(DispatchError):
     def __init__(self, kind: str) -> None:
-        super().__init__(f"no connected worker can run '{kind}' jobs")
+        super().__init__(f"no worker available for '{kind}' jobs (none connected, or all draining)")
 
 
 class QueueFull(DispatchError):
@@ -173,6 +173,9 @@ class Dispatcher:
                 continue
             worker = self._hub.pick(job.kind)
             if worker is None:
+                if not self._hub.can_serve(job.kind):  # the last capable worker left: say so now
+                    self._queue.remove(job)
+                    job.future.set_exception(NoWorkerAvailable(job.kind))
                 continue
             self._queue.remove(job)
             job.attempts += 1
@@ -192,7 +195,7 @@ class Dispatcher:
             await worker.send(message, payload)
             self._metrics.socket_messages.labels("out", message.type).inc()
         except Exception as exc:  # the socket handler sees the disconnect and re-queues
-            log.warning("could not send job %s to %s: %s", message.job_id, worker.id, exc)
+            log.warning("could not send job %s to %s: %r", message.job_id, worker.id, exc)
             worker.expire(f"send failed: {exc}")
 
     def _abandon(self, job: PendingJob) -> None:

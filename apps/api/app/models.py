@@ -50,6 +50,7 @@ def _now() -> datetime:
 
 class Person(Base):
     __tablename__ = "persons"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids name files: never reuse one
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -66,6 +67,7 @@ class Face(Base):
     """One enrolled face: its descriptor (128 float32, raw bytes) and where it came from."""
 
     __tablename__ = "faces"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids name files: never reuse one
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
@@ -79,6 +81,7 @@ class Face(Base):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids name files: never reuse one
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -97,6 +100,7 @@ class Event(Base):
     """One appearance of one person (or unknown face) on one camera."""
 
     __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids name files: never reuse one
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)

@@ -17,23 +17,24 @@ MULTIPART_OVERHEAD = 64 * 1024
 """Room for multipart boundaries and small form fields beside the files."""
 
 
-def too_large(limit: int) -> str:
-    return f"request body too large: the limit is {limit // (1024 * 1024)} MB (MAX_UPLOAD_MB)"
+def too_large(limit: int, what: str) -> str:
+    return f"request body too large: the limit is {limit // (1024 * 1024)} MB ({what})"
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int | None]) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], tuple[int, str] | None]) -> None:
         self.app = app
         self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limit_for(scope["path"]) if scope["type"] == "http" else None
-        if limit is None:
+        rule = self.limit_for(scope["path"]) if scope["type"] == "http" else None
+        if rule is None:
             await self.app(scope, receive, send)
             return
+        limit, what = rule
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            await _reject(send, too_large(limit))
+            await _reject(send, too_large(limit, what))
             return
         received = 0
 
@@ -44,14 +45,14 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit + MULTIPART_OVERHEAD:
                     # Raised inside the route's body parsing; FastAPI passes HTTPException through.
-                    raise HTTPException(413, too_large(limit))
+                    raise HTTPException(413, too_large(limit, what))
             return message
 
         await self.app(scope, limited, send)
 
 
 async def _reject(send: Send, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps({"detail": detail, "code": "too_large"}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -61,6 +61,8 @@ class WorkerSettings(BaseSettings):
     def _validate(self) -> WorkerSettings:
         if not self.worker_token:
             raise ValueError("WORKER_TOKEN is not set (the API's .env holds it)")
+        if len(self.worker_token) < 16:
+            raise ValueError("WORKER_TOKEN is too short: the API accepts only tokens of 16+ characters")
         scheme = urlsplit(self.api_url).scheme
         if scheme not in ("http", "https", "ws", "wss"):
             raise ValueError(f"API_URL must start with http://, https://, ws:// or wss://, not {scheme!r}")

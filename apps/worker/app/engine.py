@@ -13,6 +13,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -46,8 +50,17 @@ def _prepare(config: EngineConfig) -> None:
     and reported by the self-test (an initializer's own exception would only break the pool)."""
     global _config
     _config = config
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when to stop, not Ctrl-C
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(Exception):
         _loaded()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed worker (SIGKILL) cannot stop its children: they notice and leave by themselves."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _loaded() -> Any:

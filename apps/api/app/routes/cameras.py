@@ -15,6 +15,7 @@ from ..models import Camera
 from ..schemas import CameraIn, CameraLive, CameraOut, CameraPatch
 from ..security import ServicesDep
 from ..services import Services
+from .params import RowId
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -80,12 +81,12 @@ async def list_cameras(services: ServicesDep) -> list[CameraOut]:
 
 
 @router.get("/{camera_id}", response_model=CameraOut, responses=NOT_FOUND)
-async def get_camera(camera_id: int, services: ServicesDep) -> CameraOut:
+async def get_camera(camera_id: RowId, services: ServicesDep) -> CameraOut:
     return camera_out(await asyncio.to_thread(services.camera_store.get, camera_id), services)
 
 
 @router.patch("/{camera_id}", response_model=CameraOut, responses=NOT_FOUND)
-async def update_camera(camera_id: int, body: CameraPatch, services: ServicesDep) -> CameraOut:
+async def update_camera(camera_id: RowId, body: CameraPatch, services: ServicesDep) -> CameraOut:
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "url", "enabled", "process_fps", "detection_width", "min_face_size", "loop"):
         if required in changes and changes[required] is None:
@@ -96,7 +97,7 @@ async def update_camera(camera_id: int, body: CameraPatch, services: ServicesDep
 
 
 @router.delete("/{camera_id}", status_code=204, responses=NOT_FOUND, summary="Delete a camera and its events")
-async def delete_camera(camera_id: int, services: ServicesDep) -> Response:
+async def delete_camera(camera_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
     services.recorder.camera_removed(camera_id)
@@ -121,7 +122,7 @@ async def _running(camera_id: int, services: Services) -> None:
     },
     summary="Live view with boxes and names (plays in an <img> tag)",
 )
-async def stream(camera_id: int, services: ServicesDep) -> StreamingResponse:
+async def stream(camera_id: RowId, services: ServicesDep) -> StreamingResponse:
     await _running(camera_id, services)
 
     async def parts() -> AsyncIterator[bytes]:
@@ -146,7 +147,7 @@ async def stream(camera_id: int, services: ServicesDep) -> StreamingResponse:
         200: {"content": {"image/jpeg": {}}},
     },
 )
-async def snapshot(camera_id: int, services: ServicesDep) -> Response:
+async def snapshot(camera_id: RowId, services: ServicesDep) -> Response:
     await _running(camera_id, services)
     jpeg = await services.live.snapshot(camera_id, SNAPSHOT_TIMEOUT)
     if jpeg is None:

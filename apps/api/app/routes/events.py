@@ -18,6 +18,7 @@ from ..people import NotFound
 from ..schemas import EventOut, EventPage
 from ..security import ServicesDep
 from ..services import Services
+from .params import Offset, OptionalId, RowId
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -55,13 +56,13 @@ def event_out(event: Event, people: dict[int, str], cameras: dict[int, str]) -> 
 @router.get("", response_model=EventPage, summary="Events, newest first, with filters")
 async def list_events(
     services: ServicesDep,
-    camera_id: int | None = None,
-    person_id: int | None = None,
+    camera_id: OptionalId = None,
+    person_id: OptionalId = None,
     unknown: Annotated[bool | None, Query(description="true: only unknown faces; false: only known")] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; events still visible after this")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601; events that began before this")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EventPage:
     where = EventFilter(camera_id, person_id, unknown, since, until)
 
@@ -103,7 +104,7 @@ async def event_stream(services: ServicesDep) -> StreamingResponse:
 
 
 @router.get("/{event_id}", response_model=EventOut, responses=NOT_FOUND)
-async def get_event(event_id: int, services: ServicesDep) -> EventOut:
+async def get_event(event_id: RowId, services: ServicesDep) -> EventOut:
     def load() -> EventOut:
         event = services.events.get(event_id)
         return event_out(event, *_names(services, [event]))
@@ -128,12 +129,12 @@ IMAGE = {**NOT_FOUND, 200: {"content": {"image/jpeg": {}}}}
     responses=IMAGE,
     summary="The camera frame with the best view of the face",
 )
-async def event_snapshot(event_id: int, services: ServicesDep) -> FileResponse:
+async def event_snapshot(event_id: RowId, services: ServicesDep) -> FileResponse:
     return await _image(event_id, "snapshot", services)
 
 
 @router.get(
     "/{event_id}/face.jpg", response_class=FileResponse, responses=IMAGE, summary="The best face crop"
 )
-async def event_face(event_id: int, services: ServicesDep) -> FileResponse:
+async def event_face(event_id: RowId, services: ServicesDep) -> FileResponse:
     return await _image(event_id, "face", services)

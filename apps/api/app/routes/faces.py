@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from ..people import NotFound
 from ..security import ServicesDep
+from .params import RowId
 
 router = APIRouter(prefix="/faces", tags=["people"])
 
@@ -17,7 +18,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such face
 
 
 @router.delete("/{face_id}", status_code=204, responses=NOT_FOUND, summary="Remove one enrolled face")
-async def delete_face(face_id: int, services: ServicesDep) -> Response:
+async def delete_face(face_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.people.delete_face, face_id)
     return Response(status_code=204)
 
@@ -28,7 +29,7 @@ async def delete_face(face_id: int, services: ServicesDep) -> Response:
     responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
     summary="The face crop stored at enrollment",
 )
-async def face_crop(face_id: int, services: ServicesDep) -> FileResponse:
+async def face_crop(face_id: RowId, services: ServicesDep) -> FileResponse:
     await asyncio.to_thread(services.people.face, face_id)
     path = services.people.crop_path(face_id)
     if not path.is_file():

@@ -13,6 +13,7 @@ from ..people import NewFace
 from ..recognition import ImageRejected
 from ..schemas import EnrollItem, EnrollOut, FaceOut, LastSeen, PersonIn, PersonOut, PersonPage, PersonPatch
 from ..security import ServicesDep
+from .params import Offset, RowId
 
 router = APIRouter(prefix="/persons", tags=["people"])
 
@@ -63,14 +64,14 @@ async def list_persons(
     services: ServicesDep,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name, any case")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PersonPage:
     rows, total = await asyncio.to_thread(services.people.search, q, limit, offset)
     return PersonPage(items=[person_out(p, n) for p, n in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
-async def get_person(person_id: int, services: ServicesDep) -> PersonOut:
+async def get_person(person_id: RowId, services: ServicesDep) -> PersonOut:
     """One person, with where and when a camera last saw them."""
 
     def load() -> PersonOut:
@@ -90,7 +91,7 @@ async def get_person(person_id: int, services: ServicesDep) -> PersonOut:
 
 
 @router.patch("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
-async def update_person(person_id: int, body: PersonPatch, services: ServicesDep) -> PersonOut:
+async def update_person(person_id: RowId, body: PersonPatch, services: ServicesDep) -> PersonOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", "") is None or changes.get("metadata", {}) is None:
         raise HTTPException(422, "name and metadata cannot be null")
@@ -103,7 +104,7 @@ async def update_person(person_id: int, body: PersonPatch, services: ServicesDep
     responses=NOT_FOUND,
     summary="Delete a person with all their faces, crops and embeddings",
 )
-async def delete_person(person_id: int, services: ServicesDep) -> Response:
+async def delete_person(person_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.people.delete, person_id)
     return Response(status_code=204)
 
@@ -119,7 +120,7 @@ async def delete_person(person_id: int, services: ServicesDep) -> Response:
     summary="Enroll faces from one or many photos, with a result per photo",
 )
 async def enroll_faces(
-    person_id: int,
+    person_id: RowId,
     services: ServicesDep,
     files: Annotated[list[UploadFile], File(description="Photos with exactly one face each")],
 ) -> EnrollOut:
@@ -149,5 +150,5 @@ async def enroll_faces(
 
 
 @router.get("/{person_id}/faces", response_model=list[FaceOut], responses=NOT_FOUND)
-async def list_faces(person_id: int, services: ServicesDep) -> list[FaceOut]:
+async def list_faces(person_id: RowId, services: ServicesDep) -> list[FaceOut]:
     return [face_out(f) for f in await asyncio.to_thread(services.people.faces, person_id)]

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("pinned_worker", sa.String(128)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "events",
@@ -45,6 +46,7 @@ def upgrade() -> None:
         sa.Column("box", sa.JSON, nullable=False),
         sa.Column("samples", sa.Integer, nullable=False),
         sa.Column("ended", sa.Boolean, nullable=False),
+        sqlite_autoincrement=True,
     )
 
 
