@@ -120,7 +120,7 @@ class Api(Proc):
 
     def start(self) -> None:
         super().start()
-        wait_until(self._healthy, 30, "the API to answer /health")
+        wait_until(self._healthy, 60, "the API to answer /health")
 
     def _healthy(self) -> bool:
         if not self.alive():
