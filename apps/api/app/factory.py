@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from . import __version__
 from .dashboard.routes import install as install_dashboard
+from .docs import mount_docs
 from .jobs import DispatchError, JobFailed, JobTimeout
 from .people import Conflict, NotFound
 from .recognition import ImageRejected
@@ -81,7 +82,10 @@ def create_app(services: Services) -> FastAPI:
         version=__version__,
         description="Self-hosted face recognition. Every route under /api needs the X-API-Key header.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.services = services
     app.add_exception_handler(DispatchError, _dispatch_error)
     app.add_exception_handler(ImageRejected, _image_rejected)
