@@ -48,6 +48,8 @@ class Appearance:
     last_seen: float
     person_id: int | None = None
     embeddings: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    announced: bool = False
 
     def same_face(self, person_id: int | None, embedding: np.ndarray, threshold: float) -> bool:
         if person_id is not None or self.person_id is not None:
@@ -107,9 +109,8 @@ class EventRecorder:
         self._threshold = threshold
         self._merge_gap = merge_gap
         self._open: dict[TrackKey, OpenTrack] = {}
-        self._appearances: dict[
-            int, Appearance
-        ] = {}  # by event id, kept for merge_gap after the last sighting
+        # By event id, kept for merge_gap after the last sighting.
+        self._appearances: dict[int, Appearance] = {}
 
     async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
         key = (worker_id, message.camera_id, message.track_id)
@@ -137,14 +138,18 @@ class EventRecorder:
             "person_id": identity,
             "distance": best,
             "last_seen": _utc(track.last_seen),
-            "samples": track.samples,
         }
         if quality >= track.best_quality:
             changes["box"] = message.box
-        appearance = self._appearances[track.event_id]
+        appearance = self._appearances.setdefault(
+            track.event_id, Appearance(track.event_id, track.camera_id, track.first_seen, track.last_seen)
+        )
         appearance.person_id, appearance.last_seen = identity, max(appearance.last_seen, track.last_seen)
         appearance.embeddings.append(embedding)
-        await self._save(track, {**changes, "ended": False}, created=track.samples == 1)
+        appearance.samples += 1
+        changes["samples"] = appearance.samples
+        created, appearance.announced = not appearance.announced, True
+        await self._save(track, {**changes, "ended": False}, created=created)
         await self._label(key, track, identity)
 
     async def ended(self, worker_id: str, message: TrackEnded) -> None:

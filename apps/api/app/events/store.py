@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event
 from ..people import NotFound
@@ -51,13 +52,17 @@ class EventStore:
             return event
 
     def update(self, event_id: int, changes: dict[str, Any]) -> Event | None:
+        """None when the event is gone (its camera was deleted, before or during this update)."""
         with self._sessions() as db:
             event = db.get(Event, event_id)
-            if event is None:  # deleted meanwhile (its camera was removed)
+            if event is None:
                 return None
             for name, value in changes.items():
                 setattr(event, name, value)
-            db.commit()
+            try:
+                db.commit()
+            except StaleDataError:
+                return None
             return event
 
     def get(self, event_id: int) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -98,6 +99,8 @@ async def event_stream(services: ServicesDep) -> StreamingResponse:
                 next_notice = asyncio.ensure_future(feed.__anext__())
         finally:
             next_notice.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_notice  # let the generator leave its await before closing it
             await feed.aclose()
 
     return StreamingResponse(notices(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
