@@ -23,7 +23,7 @@ def test_no_worker_means_503_with_retry_after(api):
     response = _echo(api, 1)
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
-    assert "no connected worker" in response.json()["detail"]
+    assert "no worker available" in response.json()["detail"]
 
 
 def test_echo_round_trip_counts_on_the_worker_and_in_metrics(api, make_worker):
