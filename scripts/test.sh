@@ -7,10 +7,11 @@ source "$REPO/scripts/setup.sh"
 PY="$REPO/.venv/bin/python"
 cd "$REPO"
 
-# Debian packages the tests use: ss (port checks) and a real RTSP server (GStreamer) for the
-# camera tests. Installed when missing and possible; otherwise those tests say why they skip.
+# Debian packages the tests use: ss (port checks), a real RTSP server (GStreamer) for the
+# camera tests, and Chromium for the dashboard's browser tests (Playwright drives it; it never
+# downloads a browser). Installed when missing and possible; otherwise those tests say why they skip.
 DEBIAN_PACKAGES="iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp"
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp chromium"
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=$(for p in $DEBIAN_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
   if [ -n "$missing" ]; then

@@ -73,6 +73,9 @@ def test_a_video_camera_yields_one_event_per_appearance(enrolled, make_worker, s
     assert obama["first_seen"] < biden["first_seen"]  # Obama walks in first; the list is newest first
     assert events[0]["id"] == biden["id"]
     for event in (obama, biden):
+        assert (event["frame_width"], event["frame_height"]) == (640, 360)
+        box = event["box"]
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 640 and box["y"] + box["height"] <= 360
         face = api.http.get(event["face_url"])
         snapshot = api.http.get(event["snapshot_url"])
         assert face.headers["content-type"] == "image/jpeg" and len(face.content) > 1000

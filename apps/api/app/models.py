@@ -109,5 +109,7 @@ class Event(Base):
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime] = mapped_column(index=True)
     box: Mapped[dict[str, int]] = mapped_column(JSON)
+    frame_width: Mapped[int | None] = mapped_column(Integer)
+    frame_height: Mapped[int | None] = mapped_column(Integer)
     samples: Mapped[int] = mapped_column(Integer, default=1)
     ended: Mapped[bool] = mapped_column(default=False)

@@ -316,7 +316,9 @@ class EventOut(BaseModel):
     last_seen: datetime
     ended: bool
     samples: int
-    box: BoxOut
+    box: BoxOut = Field(description="The face in the best frame, in that frame's pixels")
+    frame_width: int | None = Field(description="Size of that frame (the snapshot may be smaller)")
+    frame_height: int | None
     face_url: str
     snapshot_url: str
 

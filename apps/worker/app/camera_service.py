@@ -164,6 +164,8 @@ class CameraService:
             track_id=str(sample.track_id),
             at=sample.timestamp,
             box=sample.box.to_dict(),
+            frame_width=sample.frame_width,
+            frame_height=sample.frame_height,
             quality=sample.quality,
             embedding=[float(v) for v in sample.embedding],
             crop_bytes=len(sample.face_jpeg),

@@ -117,6 +117,8 @@ class TrackSample(_Message):
     track_id: str
     at: float = Field(description="Unix time the frame was captured")
     box: dict[str, int]
+    frame_width: int = Field(ge=1, description="the frame `box` is measured in (the snapshot may be smaller)")
+    frame_height: int = Field(ge=1)
     quality: dict[str, float]
     embedding: list[float] = Field(min_length=128, max_length=128)
     crop_bytes: int = Field(ge=0, description="length of the face crop at the payload's start")

@@ -128,19 +128,20 @@ class EventRecorder:
         track.embeddings.append(embedding)
         track.add(person_id, distance, self._threshold)
         track.last_seen = max(track.last_seen, message.at)
-        quality = float(message.quality.get("score", message.quality.get("size", 0)))
-        if quality > track.best_quality:
-            track.best_quality = quality
-            crop, snapshot = payload[: message.crop_bytes], payload[message.crop_bytes :]
-            await asyncio.to_thread(self._store.save_images, track.event_id, crop, snapshot)
         identity, best = track.identity()
         changes: dict[str, Any] = {
             "person_id": identity,
             "distance": best,
             "last_seen": _utc(track.last_seen),
         }
-        if quality >= track.best_quality:
-            changes["box"] = message.box
+        quality = float(message.quality.get("score", message.quality.get("size", 0)))
+        if quality > track.best_quality:  # the best view so far: its images and its box, together
+            track.best_quality = quality
+            crop, snapshot = payload[: message.crop_bytes], payload[message.crop_bytes :]
+            await asyncio.to_thread(self._store.save_images, track.event_id, crop, snapshot)
+            changes.update(
+                box=message.box, frame_width=message.frame_width, frame_height=message.frame_height
+            )
         appearance = self._appearances.setdefault(
             track.event_id, Appearance(track.event_id, track.camera_id, track.first_seen, track.last_seen)
         )
@@ -201,6 +202,8 @@ class EventRecorder:
                     "first_seen": _utc(message.at),
                     "last_seen": _utc(message.at),
                     "box": message.box,
+                    "frame_width": message.frame_width,
+                    "frame_height": message.frame_height,
                     "samples": 0,
                     "ended": False,
                 },

@@ -48,6 +48,8 @@ def event_out(event: Event, people: dict[int, str], cameras: dict[int, str]) -> 
             "ended": event.ended,
             "samples": event.samples,
             "box": event.box,
+            "frame_width": event.frame_width,
+            "frame_height": event.frame_height,
             "face_url": f"/api/events/{event.id}/face.jpg",
             "snapshot_url": f"/api/events/{event.id}/snapshot.jpg",
         }

@@ -27,6 +27,7 @@ const ROUTES = [
 
 const main = document.getElementById('main');
 let stop = null;
+let rendered = false;
 
 function route() {
   const hash = location.hash;
@@ -34,7 +35,10 @@ function route() {
     location.replace('#/overview');
     return;
   }
-  if (!hash.startsWith('#/')) return; // an in-page anchor such as the skip link
+  if (!hash.startsWith('#/')) {
+    if (!rendered) location.replace('#/overview'); // opened with a stray #anchor
+    return;
+  }
   const [path, search] = hash.slice(1).split('?');
   const found = ROUTES.map(([re, page, nav]) => [path.match(re), page, nav]).find(([m]) => m);
   if (stop) stop();
@@ -50,6 +54,7 @@ function route() {
     else link.removeAttribute('aria-current');
   }
   main.replaceChildren();
+  rendered = true;
   document.title = `${page.title} · FaceGrid`;
   stop = page.render(main, { params: match.slice(1), query: new URLSearchParams(search || '') }) || null;
   const h1 = main.querySelector('h1');
@@ -57,6 +62,10 @@ function route() {
 }
 
 window.addEventListener('hashchange', route);
+document.querySelector('.skip-link').addEventListener('click', (e) => {
+  e.preventDefault(); // the hash is the page's address: move focus instead
+  main.focus();
+});
 window.addEventListener('unhandledrejection', (e) => {
   if (e.reason && e.reason.name === 'AbortError') return;
   toast(e.reason && e.reason.message ? e.reason.message : 'Something went wrong.', 'error');

@@ -30,10 +30,10 @@ export function boxedImage(img, width, height, faces) {
     }));
     if (face.label) {
       const top = y - font * 1.4 >= 0 ? y - font * 1.4 : y + bh;
-      const tag = svg('rect', {
-        x, y: top, width: font * 0.62 * face.label.length + font * 0.8, height: font * 1.4, class: `tag ${kind}`,
-      });
-      const text = svg('text', { x: x + font * 0.4, y: top + font * 1.05, 'font-size': font, class: 'tag-text' });
+      const tagWidth = font * 0.62 * face.label.length + font * 0.8;
+      const left = Math.max(0, Math.min(x, width - tagWidth)); // keep the name inside the picture
+      const tag = svg('rect', { x: left, y: top, width: tagWidth, height: font * 1.4, class: `tag ${kind}` });
+      const text = svg('text', { x: left + font * 0.4, y: top + font * 1.05, 'font-size': font, class: 'tag-text' });
       text.textContent = face.label;
       overlay.append(tag, text);
     }

@@ -28,6 +28,20 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Replace `el`'s children, keeping keyboard focus on the control with the same `data-key` if the
+ * focus was inside: a page that refreshes every few seconds must not pull focus away.
+ */
+export function replaceKeepingFocus(el, ...children) {
+  const focused = el.contains(document.activeElement) ? document.activeElement.dataset.key : undefined;
+  replace(el, ...children);
+  if (focused) {
+    const again = [...el.querySelectorAll('[data-key]')].find((c) => c.dataset.key === focused);
+    if (again) again.focus();
+  }
+  return el;
+}
+
 export function heading(text) {
   return h('h1', { tabindex: '-1' }, text);
 }

@@ -15,18 +15,23 @@ const LIMITS = {
   min_face_size: { min: 0, max: 2000, step: 1, whole: true },
 };
 
-function field(name, labelText, input, help) {
+function makeField(name, labelText, input, help, onFixed) {
   const id = `f-${name}`;
   input.id = id;
   input.name = name;
   const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
   const helpEl = help ? h('p', { class: 'hint', id: `${id}-help` }, help) : null;
   input.setAttribute('aria-describedby', [helpEl && helpEl.id, error.id].filter(Boolean).join(' '));
+  input.addEventListener('input', () => { // a corrected field stops shouting
+    error.hidden = true;
+    input.removeAttribute('aria-invalid');
+    if (onFixed) onFixed();
+  });
   const isCheck = input.type === 'checkbox';
   const wrapper = isCheck
     ? h('div', { class: 'field check' }, input, h('label', { for: id }, labelText), helpEl, error)
     : h('div', { class: 'field' }, h('label', { for: id }, labelText), input, helpEl, error);
-  return { wrapper, input, error };
+  return { wrapper, input, error, label: labelText };
 }
 
 /** Messages for what the API would refuse, keyed by field (creating: `url` is required). */
@@ -70,6 +75,11 @@ function form(camera, workers) {
   const creating = !camera;
   const c = camera || { name: '', enabled: true, process_fps: 5, detection_width: 640, min_face_size: 40, loop: false,
     pinned_worker: null };
+  const summary = h('div', { 'aria-live': 'assertive' });
+  const fixed = () => { // the summary goes once every field it named is corrected
+    if (Object.values(fields).every((f) => f.error.hidden) && summary.dataset.fields === 'only') replace(summary);
+  };
+  const field = (name, labelText, input, help) => makeField(name, labelText, input, help, fixed);
   const fields = {
     name: field('name', 'Name', h('input', { type: 'text', value: c.name, maxlength: 200, autocomplete: 'off' })),
     url: field('url', creating ? 'Address' : 'New address (leave empty to keep the current one)',
@@ -95,7 +105,6 @@ function form(camera, workers) {
       [...new Set([...workers.map((w) => w.id), c.pinned_worker].filter(Boolean))]
         .map((w) => h('option', { value: w }, `Only ${w}`)))),
   };
-  const summary = h('div', { 'aria-live': 'assertive' });
   const save = h('button', { type: 'submit', class: 'primary' }, creating ? 'Add camera' : 'Save changes');
   const el = h('form', { class: 'stack form-narrow', novalidate: true },
     summary,
@@ -108,7 +117,8 @@ function form(camera, workers) {
         if (await removeCamera(camera)) location.hash = '#/cameras';
       } }, 'Delete camera')));
 
-  function showErrors(errors, general = []) {
+  /** `errors` by field; `named`: the messages already name their field (the API's do). */
+  function showErrors(errors, general = [], named = false) {
     for (const [name, f] of Object.entries(fields)) {
       const message = errors[name];
       f.error.hidden = !message;
@@ -116,9 +126,10 @@ function form(camera, workers) {
       if (message) f.input.setAttribute('aria-invalid', 'true');
       else f.input.removeAttribute('aria-invalid');
     }
-    const all = [...general, ...Object.values(errors)];
+    const all = [...general, ...Object.entries(errors).map(([n, m]) => (named ? m : `${fields[n].label}: ${m}`))];
+    summary.dataset.fields = general.length ? 'general' : 'only';
     replace(summary, all.length ? alertBox(all.length === 1 ? all[0]
-      : `Please fix ${all.length} things: ${all.join(' ')}`) : null);
+      : `Please fix ${all.length} things. ${all.join(' ')}`) : null);
     const first = Object.keys(fields).find((n) => errors[n]);
     if (first) fields[first].input.focus();
   }
@@ -158,7 +169,7 @@ function form(camera, workers) {
           if (name && fields[name] && !byField[name]) byField[name] = validationSentence(item);
           else general.push(validationSentence(item));
         }
-        showErrors(byField, general);
+        showErrors(byField, general, true);
       } else {
         showErrors({}, [err.message]);
       }

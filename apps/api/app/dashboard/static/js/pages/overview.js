@@ -2,7 +2,7 @@
 // and the latest events as they happen.
 
 import { api } from '../api.js';
-import { alertBox, badge, empty, h, heading, loading, replace, toast } from '../dom.js';
+import { alertBox, badge, empty, h, heading, loading, replace, replaceKeepingFocus, toast } from '../dom.js';
 import { subscribe } from '../feed.js';
 import { ago, fps, when } from '../format.js';
 
@@ -37,8 +37,8 @@ function workerRow(w, cameras, refresh) {
   const caps = w.capabilities || {};
   const online = w.status !== 'offline';
   const action = !online ? null : w.status === 'draining'
-    ? h('button', { type: 'button', onclick: () => act(w.id, 'resume', refresh) }, 'Resume')
-    : h('button', { type: 'button', onclick: () => act(w.id, 'drain', refresh) }, 'Drain');
+    ? h('button', { type: 'button', 'data-key': `worker:${w.id}`, onclick: () => act(w.id, 'resume', refresh) }, 'Resume')
+    : h('button', { type: 'button', 'data-key': `worker:${w.id}`, onclick: () => act(w.id, 'drain', refresh) }, 'Drain');
   return h('tr', {},
     h('td', { 'data-label': 'Worker' }, h('strong', {}, w.id)),
     h('td', { 'data-label': 'Status' }, badge(w.status, online ? (w.status === 'draining' ? 'warn' : 'ok') : 'off')),
@@ -66,9 +66,9 @@ function cameraRow(c) {
   const s = c.status;
   const kind = s.state === 'streaming' ? 'ok' : PROBLEM_STATES.has(s.state) ? 'error' : 'off';
   return h('tr', {},
-    h('td', { 'data-label': 'Camera' }, h('a', { href: `#/cameras/${c.id}` }, c.name)),
+    h('td', { 'data-label': 'Camera' }, h('a', { href: `#/cameras/${c.id}`, 'data-key': `camera:${c.id}` }, c.name)),
     h('td', { 'data-label': 'State' }, badge(s.state, kind), s.reason ? h('span', { class: 'muted small' }, ` ${s.reason}`) : null),
-    h('td', { 'data-label': 'Speed' }, `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}`),
+    h('td', { 'data-label': 'Speed' }, s.worker_id ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}` : '—'),
     h('td', { 'data-label': 'Worker' }, s.worker_id || '—'),
     h('td', { 'data-label': 'Last frame' }, s.last_frame_at ? ago(s.last_frame_at) : '—'),
   );
@@ -115,11 +115,11 @@ export function render(main) {
         ? h('ul', { class: 'attention' }, items.map(([kind, text]) => h('li', { class: kind }, text)))
         : h('p', { class: 'all-good' }, `All good: ${workers.filter((w) => w.status !== 'offline').length} `
           + `worker(s) online, ${cameras.filter((c) => c.status.state === 'streaming').length} camera(s) streaming.`));
-      replace(workersBox, workers.length
+      replaceKeepingFocus(workersBox, workers.length
         ? table('Workers', ['Worker', 'Status', 'Host', 'Version', 'Load', 'Cameras', 'Last heartbeat', ''],
           workers.map((w) => workerRow(w, cameras, refresh)))
         : empty('No worker has connected in the last 24 hours.'));
-      replace(camerasBox, cameras.length
+      replaceKeepingFocus(camerasBox, cameras.length
         ? table('Cameras', ['Camera', 'State', 'Speed', 'Worker', 'Last frame'], cameras.map(cameraRow))
         : empty('No cameras yet.', h('a', { href: '#/cameras/new', class: 'button' }, 'Add a camera')));
       replace(updated, `Updated ${new Date().toLocaleTimeString()}; refreshes every ${POLL_MS / 1000} s.`);

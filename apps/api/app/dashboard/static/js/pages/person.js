@@ -42,6 +42,10 @@ function faceTile(face, onRemove) {
 function resultItem(file, item) {
   const preview = h('img', { src: URL.createObjectURL(file), alt: '', class: 'preview', width: 64, height: 64 });
   preview.addEventListener('load', () => URL.revokeObjectURL(preview.src), { once: true });
+  preview.addEventListener('error', () => {
+    URL.revokeObjectURL(preview.src);
+    preview.replaceWith(h('span', { class: 'preview none', 'aria-hidden': 'true' }, '?'));
+  }, { once: true });
   const ok = item.status === 'enrolled';
   return h('li', { class: `enroll-result ${ok ? 'ok' : 'refused'}` },
     preview,
