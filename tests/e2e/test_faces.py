@@ -286,3 +286,23 @@ def test_heartbeats_flow_while_the_worker_computes(system, photos):
     info = api.worker("face-worker")
     assert info["connected_since"] == since and info["status"] != "offline"
     assert "silent for" not in api.log()
+
+
+def test_strangers_cannot_make_the_api_read_a_big_body(api):
+    big = b"\xff\xd8" + b"\0" * MB
+
+    def chunks() -> Iterator[bytes]:  # a client that never finishes: the answer must not wait for it
+        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+        while True:
+            yield b"\0" * (64 * 1024)
+
+    for headers in ({}, {"X-API-Key": "wrong-key"}, {"Cookie": "facegrid_session=forged"}):
+        response = httpx.post(api.url + "/api/recognize", files={"file": ("a.jpg", big)}, headers=headers)
+        assert response.status_code == 401, headers
+        endless = httpx.post(
+            api.url + "/api/recognize",
+            content=chunks(),
+            headers={**headers, "content-type": "multipart/form-data; boundary=x"},
+            timeout=30,
+        )
+        assert endless.status_code == 401

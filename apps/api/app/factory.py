@@ -16,7 +16,7 @@ from .jobs import DispatchError, JobFailed, JobTimeout
 from .people import Conflict, NotFound
 from .recognition import ImageRejected
 from .routes import cameras, diagnostics, events, faces, health, persons, recognition, workers
-from .security import require_api_key
+from .security import has_credentials, require_api_key
 from .services import Services
 from .uploads import BodyLimit
 from .workers.socket import worker_socket
@@ -91,7 +91,13 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(ImageRejected, _image_rejected)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
-    app.add_middleware(BodyLimit, limit_for=_body_limits(services))
+    app.add_middleware(
+        BodyLimit,
+        limit_for=_body_limits(services),
+        authorized=lambda headers: has_credentials(
+            headers, services.settings.api_key, getattr(app.state, "sessions", None)
+        ),
+    )
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     for module in (workers, persons, faces, recognition, cameras, events, diagnostics):

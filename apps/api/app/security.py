@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyCookie, APIKeyHeader
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 
 from .dashboard.sessions import COOKIE_NAME, CSRF_HEADER, SessionStore
 from .services import Services
@@ -32,6 +34,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def get_sessions(request: Request) -> SessionStore | None:
     """The dashboard's sessions, or None in an app built without the dashboard."""
     return getattr(request.app.state, "sessions", None)
+
+
+def has_credentials(headers: Headers, api_key: str, sessions: SessionStore | None) -> bool:
+    """A valid X-API-Key or session cookie, judged from headers alone (before any body is read)."""
+    key = headers.get("x-api-key")
+    if key is not None:
+        return hmac.compare_digest(key.encode(), api_key.encode())
+    session = cookie_parser(headers.get("cookie", "")).get(COOKIE_NAME)
+    return sessions is not None and sessions.valid(session)
 
 
 async def require_api_key(

@@ -1,8 +1,10 @@
 """Upload limits: request bodies are cut off while they are read, not after.
 
-`BodyLimit` is ASGI middleware: a declared Content-Length over the limit gets 413
-before a byte of the body is read, and a body without length (chunked) gets 413 as
-soon as the bytes received pass the limit — so a huge upload never fills memory or disk.
+`BodyLimit` is ASGI middleware: a request to /api without valid credentials gets 401
+before its body is read (so strangers cannot make the server read 400 MB); a declared
+Content-Length over the limit gets 413 before a byte of the body is read, and a body
+without length (chunked) gets 413 as soon as the bytes received pass the limit — so a
+huge upload never fills memory or disk.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 from collections.abc import Callable
 
 from fastapi import HTTPException
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPART_OVERHEAD = 64 * 1024
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Room for multipart boundaries and small form fields beside the files."""
 
 
@@ -22,9 +26,15 @@ def too_large(limit: int, what: str) -> str:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], tuple[int, str] | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit_for: Callable[[str], tuple[int, str] | None],
+        authorized: Callable[[Headers], bool],
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.authorized = authorized
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rule = self.limit_for(scope["path"]) if scope["type"] == "http" else None
@@ -32,9 +42,13 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit, what = rule
+        sends_body = scope["path"].startswith("/api/") and scope["method"] in BODY_METHODS
+        if sends_body and not self.authorized(Headers(scope=scope)):
+            await _reject(send, 401, "unauthorized", "missing or invalid X-API-Key header or session")
+            return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            await _reject(send, too_large(limit, what))
+            await _reject(send, 413, "too_large", too_large(limit, what))
             return
         received = 0
 
@@ -51,12 +65,12 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-async def _reject(send: Send, detail: str) -> None:
-    body = json.dumps({"detail": detail, "code": "too_large"}).encode()
+async def _reject(send: Send, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"detail": detail, "code": code}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
         }
     )
