@@ -23,8 +23,10 @@ if str(API_DIR) not in sys.path:
     sys.path.insert(0, str(API_DIR))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not longer: Playwright's sync API keeps an asyncio loop
+    running in this thread while it is open, and later tests call asyncio.run()."""
     missing = browser_missing()
     if missing:
         pytest.skip(f"{SKIP_PREFIX}: {missing}")
