@@ -28,6 +28,10 @@ fi
 
 "$PY" scripts/fetch_sample_faces.py
 "$PY" -m ruff check .
+# Type checks: each app on its own (both name their package `app`), then the shared packages and scripts.
+(cd apps/api && "$PY" -m mypy app)
+(cd apps/worker && "$PY" -m mypy app)
+"$PY" -m mypy packages/protocol/facegrid_protocol packages/common/facegrid_common scripts/*.py
 # Both apps name their package `app`, so the worker's in-process tests get their own run.
 "$PY" -m pytest tests/worker "$@"
 "$PY" -m pytest tests --ignore=tests/worker "$@"
