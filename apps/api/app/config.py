@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")
     event_retention_days: float = Field(30, ge=0, description="Delete events older than this; 0 keeps all.")
     event_merge_seconds: float = Field(
-        10, ge=0, description="A person back on a camera within this continues the same event."
+        10, ge=0, description="A face back on a camera within this continues its event; then it ends."
     )
 
     @model_validator(mode="after")

@@ -93,6 +93,7 @@ class Services:
         db.migrate(self.engine)
         faces = self.people.load_gallery()
         await self.cameras.load()
+        await self.recorder.start()
         self.hub.start()
         self.retention.start()
         log.info("API ready; data in %s; %d enrolled faces", self.settings.data_dir.resolve(), faces)
@@ -100,4 +101,5 @@ class Services:
     async def stop(self) -> None:
         await self.retention.stop()
         await self.hub.stop()
+        await self.recorder.stop()
         self.engine.dispose()
