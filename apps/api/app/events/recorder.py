@@ -124,6 +124,8 @@ class EventRecorder:
                 await task
 
     async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
+        if self._supervisor.watch(message.camera_id) is None:
+            return  # deleted or disabled since the worker saw it
         key = (worker_id, message.camera_id, message.track_id)
         embedding = np.asarray(message.embedding, np.float32)
         nearest = await asyncio.to_thread(self._people.gallery.search, embedding, 1)
