@@ -1,5 +1,5 @@
-"""Events end to end: an API crash, a worker's buffered samples — real API and worker
-processes, real video."""
+"""Events end to end: an API crash, a worker's buffered samples and its full outbox — real
+API and worker processes, real video."""
 
 from __future__ import annotations
 
@@ -66,3 +66,21 @@ def test_after_an_api_crash_open_events_end_and_what_the_worker_saw_meanwhile_ar
     )
     assert all(_time(e["last_seen"]) < restarted and e["id"] not in seen for e in buffered), buffered
     assert _status(api, camera["id"])["worker_id"] is None  # they came without the camera being its
+
+
+def test_a_full_outbox_drops_the_oldest_and_says_how_many(make_api, make_worker, video):
+    api = make_api(HEARTBEAT_INTERVAL="1", HEARTBEAT_TIMEOUT="4")
+    worker = make_worker(api, "w", CAMERA_OUTBOX="2", **FAST)
+    camera = _camera(api, video, loop=True)
+    wait_until(lambda: _events(api), 60, "a first event")
+    assert _status(api, camera["id"])["events_dropped"] == 0
+    api.stop(signal.SIGKILL)
+    wait_until(lambda: "connection to the API lost" in worker.log(), 30, "the worker to notice")
+    time.sleep(LOOP)  # more track messages than the outbox holds
+    api.start()
+    status = wait_until(
+        lambda: (s := _status(api, camera["id"]))["worker_id"] == "w" and s["events_dropped"] > 0 and s,
+        60,
+        "the drops to be reported",
+    )
+    assert status["state"] != "error"
