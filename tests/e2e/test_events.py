@@ -1,12 +1,12 @@
-"""Events end to end: an API crash, a worker's buffered samples and its full outbox — real
-API and worker processes, real video."""
+"""Events end to end: an API crash, a worker's buffered samples and its full outbox, retention
+— real API and worker processes, real video."""
 
 from __future__ import annotations
 
 import signal
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +84,30 @@ def test_a_full_outbox_drops_the_oldest_and_says_how_many(make_api, make_worker,
         "the drops to be reported",
     )
     assert status["state"] != "error"
+
+
+def test_retention_deletes_old_events_and_their_images(make_api):
+    api = make_api(EVENT_RETENTION_DAYS="2")
+    gate = {"name": "Gate", "url": "rtsp://127.0.0.1:9/none", "enabled": False}  # nothing runs it
+    camera = api.http.post("/api/cameras", json=gate).json()
+    api.stop()
+    now = datetime.now(timezone.utc)
+    images = api.data_dir / "events"
+    rows = {"old": now - timedelta(days=3), "recent": now - timedelta(days=1)}
+    ids = {}
+    with sqlite3.connect(api.data_dir / "facegrid.db") as db:
+        for name, seen in rows.items():
+            stamp = seen.replace(tzinfo=None).isoformat(sep=" ")
+            ids[name] = db.execute(
+                "INSERT INTO events (camera_id, first_seen, last_seen, box, samples, ended)"
+                " VALUES (?, ?, ?, '{\"x\": 1, \"y\": 1, \"width\": 50, \"height\": 50}', 1, 1)",
+                (camera["id"], stamp, stamp),
+            ).lastrowid
+            (images / str(ids[name])).mkdir(parents=True)
+            for kind in ("face", "snapshot"):
+                (images / str(ids[name]) / f"{kind}.jpg").write_bytes(b"\xff\xd8" + name.encode())
+    api.start()  # the first sweep runs at start-up
+    wait_until(lambda: not (images / str(ids["old"])).exists(), 30, "the old event's images to go")
+    assert api.http.get(f"/api/events/{ids['old']}").status_code == 404
+    assert [e["id"] for e in _events(api)] == [ids["recent"]]
+    assert api.http.get(f"/api/events/{ids['recent']}/face.jpg").content == b"\xff\xd8recent"
