@@ -1,5 +1,5 @@
 """Events end to end: an API crash, a worker's buffered samples and its full outbox, retention
-— real API and worker processes, real video."""
+and the query's time limits — real API and worker processes, real video."""
 
 from __future__ import annotations
 
@@ -111,3 +111,18 @@ def test_retention_deletes_old_events_and_their_images(make_api):
     assert api.http.get(f"/api/events/{ids['old']}").status_code == 404
     assert [e["id"] for e in _events(api)] == [ids["recent"]]
     assert api.http.get(f"/api/events/{ids['recent']}/face.jpg").content == b"\xff\xd8recent"
+
+
+def test_event_times_must_stay_within_the_calendar_in_utc(make_api):
+    api = make_api()
+    for params in (
+        {"until": "0001-01-01T00:00:00+01:00"},
+        {"since": "9999-12-31T23:59:59-01:00"},
+    ):
+        response = api.http.get("/api/events", params=params)
+        assert response.status_code == 422, (params, response.text)
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["query", next(iter(params))] and "UTC" in error["msg"]
+    # Without a zone a time is UTC: the first day of year 1 is a valid (if early) start.
+    for params in ({"since": "0001-01-01"}, {"until": "9999-12-31T23:59:59Z"}, {"since": "2026-01-01T10:00"}):
+        assert api.http.get("/api/events", params=params).status_code == 200, params

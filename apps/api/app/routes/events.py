@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -19,7 +18,7 @@ from ..people import NotFound
 from ..schemas import EventOut, EventPage
 from ..security import ServicesDep
 from ..services import Services
-from .params import Offset, OptionalId, RowId
+from .params import Offset, OptionalId, RowId, UtcTime
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -62,8 +61,12 @@ async def list_events(
     camera_id: OptionalId = None,
     person_id: OptionalId = None,
     unknown: Annotated[bool | None, Query(description="true: only unknown faces; false: only known")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601; events still visible after this")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601; events that began before this")] = None,
+    since: Annotated[
+        UtcTime | None, Query(description="ISO 8601 (UTC without a zone); events still visible after this")
+    ] = None,
+    until: Annotated[
+        UtcTime | None, Query(description="ISO 8601 (UTC without a zone); events that began before this")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> EventPage:
