@@ -1,5 +1,5 @@
-"""Events end to end: an API crash, a worker's buffered samples and its full outbox, retention
-and the query's time limits — real API and worker processes, real video."""
+"""Events end to end: unknown faces given to a person, an API crash, a worker's buffered
+samples, retention and the query's time limits — real API and worker processes, real video."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness import Api, wait_until
+from video_fixture import Appearance, build_face_video
 
 FAST = {"STALL_TIMEOUT": "3", "CAMERA_OPEN_TIMEOUT": "3"}
 LOOP = 8.5
@@ -36,6 +38,76 @@ def _status(api: Api, camera_id: int) -> dict[str, Any]:
 
 def _time(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture
+def biden_thrice(sample_faces: Path, tmp_path: Path) -> Path:
+    """Biden walks past three times, with pauses longer than the worker's track timeout (2 s)
+    plus the API's merge window (EVENT_MERGE_SECONDS=0.5 below): three appearances."""
+    visits = tuple(
+        Appearance("biden", enter=t, settled=t + 0.5, leaving=t + 1.75, gone=t + 2.25)
+        for t in (0.5, 6.75, 13.0)
+    )
+    return build_face_video(tmp_path / "biden.mp4", sample_faces, duration=16.0, appearances=visits).path
+
+
+def test_unknown_faces_are_given_to_a_person_in_one_step(make_api, make_worker, sample_faces, biden_thrice):
+    api = make_api(HEARTBEAT_INTERVAL="1", HEARTBEAT_TIMEOUT="4", EVENT_MERGE_SECONDS="0.5")
+    make_worker(api, "w", **FAST)
+    camera = _camera(api, biden_thrice)
+    wait_until(lambda: _status(api, camera["id"])["state"] == "stopped", 120, "the video to end")
+    wait_until(lambda: all(e["ended"] for e in _events(api)), 30, "its events to end")
+    events = sorted(_events(api), key=lambda e: e["first_seen"])
+    assert [e["person_id"] for e in events] == [None, None, None], events
+    first, second, third = (e["id"] for e in events)
+    persons = api.http.get("/api/persons").json()["total"]
+
+    def assign(**body: Any) -> Any:
+        return api.http.post("/api/events/assign", json=body)
+
+    # Refusals say why, and change nothing.
+    for bad in (
+        {"event_ids": [first], "person_id": 1, "name": "Joe Biden"},
+        {"event_ids": [first]},
+        {"event_ids": [], "name": "Joe Biden"},
+        {"event_ids": [first, first], "name": "Joe Biden"},
+        {"event_ids": [first], "name": ""},
+        {"event_ids": [first], "name": "Joe Biden", "extra": 1},
+    ):
+        assert assign(**bad).status_code == 422, bad
+    missing = assign(event_ids=[first, third + 1000], name="Joe Biden")
+    assert missing.status_code == 404 and str(third + 1000) in missing.json()["detail"]
+    assert assign(event_ids=[first], person_id=9999).status_code == 404
+    assert api.http.get("/api/persons").json()["total"] == persons
+    assert len(_events(api, unknown="true")) == 3
+
+    # Two faces to a new person, in one call.
+    done = assign(event_ids=[first, second], name="Joe Biden")
+    assert done.status_code == 200, done.text
+    out = done.json()
+    biden = out["person"]
+    assert biden["name"] == "Joe Biden" and biden["face_count"] == 2
+    assert sorted(f["source_name"] for f in out["faces"]) == [f"event {first}", f"event {second}"]
+    assert all(api.http.get(f["crop_url"]).content[:2] == b"\xff\xd8" for f in out["faces"])
+    named = [(e["id"], e["person_name"]) for e in out["events"]]
+    assert named == [(first, "Joe Biden"), (second, "Joe Biden")]
+
+    # Twice is refused, whole: the third face is not enrolled either.
+    again = assign(event_ids=[third, first], person_id=biden["id"])
+    assert again.status_code == 409 and f"event {first}" in again.json()["detail"]
+    assert api.http.get(f"/api/persons/{biden['id']}").json()["face_count"] == 2
+
+    # The third to the person who now exists.
+    assert assign(event_ids=[third], person_id=biden["id"]).status_code == 200
+    assert api.http.get(f"/api/persons/{biden['id']}").json()["face_count"] == 3
+    assert _events(api, unknown="true") == []
+    assert sorted(e["id"] for e in _events(api, person_id=biden["id"])) == [first, second, third]
+    assert api.http.get(f"/api/events/{third}").json()["person_name"] == "Joe Biden"
+
+    # The enrolled faces are the gallery's now: a photo of him is recognised.
+    photo = {"file": ("biden.jpg", (sample_faces / "biden.jpg").read_bytes())}
+    faces = api.http.post("/api/recognize", files=photo).json()["faces"]
+    assert [f["match"]["name"] for f in faces] == ["Joe Biden"]
 
 
 def test_after_an_api_crash_open_events_end_and_what_the_worker_saw_meanwhile_arrives(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from .routes.params import MAX_ROW_ID
 from .workers.session import WorkerStatus
 
 
@@ -328,6 +329,37 @@ class EventPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class AssignIn(BaseModel):
+    """Events whose faces show one person, and who: an enrolled person, or a new one by name."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [{"event_ids": [12, 15], "name": "Ada Lovelace"}, {"event_ids": [12], "person_id": 1}]
+        },
+    }
+
+    event_ids: list[int] = Field(min_length=1, max_length=100, description="Unknown-face events, distinct")
+    person_id: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="An enrolled person...")
+    name: str | None = Field(None, min_length=1, max_length=200, description="...or a new person's name")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AssignIn:
+        if (self.person_id is None) == (self.name is None):
+            raise ValueError("give either person_id (an enrolled person) or name (a new person), not both")
+        if len(set(self.event_ids)) != len(self.event_ids):
+            raise ValueError("event_ids must be distinct")
+        if not all(1 <= i <= MAX_ROW_ID for i in self.event_ids):
+            raise ValueError(f"event ids are from 1 to {MAX_ROW_ID}")
+        return self
+
+
+class AssignOut(BaseModel):
+    person: PersonOut
+    faces: list[FaceOut] = Field(description="The faces enrolled: each event's best face")
+    events: list[EventOut] = Field(description="The events, now naming the person")
 
 
 class LastSeen(BaseModel):

@@ -12,6 +12,7 @@ from .cameras.live import LiveRelay
 from .cameras.store import CameraStore
 from .cameras.supervisor import CameraSupervisor
 from .config import Settings
+from .events.assign import EventAssigner
 from .events.feed import EventFeed
 from .events.recorder import EventRecorder
 from .events.retention import EventRetention
@@ -43,6 +44,7 @@ class Services:
     events: EventStore
     feed: EventFeed
     recorder: EventRecorder
+    assigner: EventAssigner
     retention: EventRetention
 
     @classmethod
@@ -86,6 +88,7 @@ class Services:
             events=events,
             feed=feed,
             recorder=recorder,
+            assigner=EventAssigner(people, events, recorder),
             retention=EventRetention(events, settings.event_retention_days),
         )
 

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import math
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -67,12 +68,16 @@ class Appearance:
     votes: list[Vote] = field(default_factory=list)
     faces: deque[np.ndarray] = field(default_factory=_recent)
     person_id: int | None = None
+    assigned: int | None = None
+    """A person given through the API: outranks the vote."""
     best_quality: float = -math.inf
     tracks: int = 0
     ending: asyncio.Task[None] | None = None
     announced: bool = False
 
     def identity(self) -> tuple[int | None, float | None]:
+        if self.assigned is not None:
+            return self.assigned, 0.0  # its own best face is now one of that person's
         return decide(self.votes)
 
 
@@ -107,7 +112,7 @@ class EventRecorder:
         self._merge_gap = merge_gap
         self._open: dict[TrackKey, OpenTrack] = {}
         self._appearances: dict[int, Appearance] = {}  # by event id, until it ends
-        # Samples are applied one at a time: no two pieces both create one appearance's event.
+        # Samples are applied one at a time, and nothing outside changes an event half-way.
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -158,6 +163,21 @@ class EventRecorder:
             ending = self._appearances.pop(event_id).ending
             if ending is not None:
                 ending.cancel()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold while changing events' identity from outside: no sample is half-applied meanwhile."""
+        async with self._lock:
+            yield
+
+    def assigned(self, person_id: int, name: str, events: list[Event]) -> None:
+        """These events were given to this person (call inside :meth:`exclusive`): the open ones
+        keep that identity from now on, and every client hears of the change."""
+        for event in events:
+            appearance = self._appearances.get(event.id)
+            if appearance is not None:
+                appearance.assigned = appearance.person_id = person_id
+            self._feed.publish(_notice(event, name, created=False))
 
     # --- internals -----------------------------------------------------------
 
