@@ -1,9 +1,8 @@
 """Image bytes -> a BGR ``uint8`` pixel array, refusing what should not be decoded.
 
 The API gates every upload first (``apps/api/app/images.py`` reads the dimensions from
-the header, stdlib only); this module is the worker's defence in depth and does not
-duplicate that parser, because the two apps cannot share code outside the protocol
-package. Instead it relies on OpenCV:
+the header, stdlib only); this module is the worker's defence in depth. It tells types
+apart with the same :func:`facegrid_common.images.sniff_type` and otherwise relies on OpenCV:
 
 * Size: OpenCV checks ``OPENCV_IO_MAX_IMAGE_PIXELS`` (set by ``app.vision`` before
   ``cv2`` is imported) against the header *before* allocating, so a file claiming
@@ -27,37 +26,21 @@ import zlib
 
 import cv2
 import numpy as np
+from facegrid_common.images import ACCEPTED_TYPES, PIXEL_CEILING, sniff_type
 
-from . import DEFAULT_PIXEL_CEILING, PIXEL_CEILING_ENV
+from . import PIXEL_CEILING_ENV
 from .errors import ImageTooLarge, UnreadableImage, UnsupportedImageType
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Per-image default: a 36 MP DSLR frame or a 33 MP 8K video frame passes."""
 
-ACCEPTED_TYPES = ("JPEG", "PNG", "WebP", "BMP", "TIFF")
-
-
-def sniff_type(data: bytes) -> str | None:
-    """The image type named by the leading magic bytes, or ``None`` if not an accepted type."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data.startswith(b"BM"):
-        return "BMP"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    return None
-
 
 def pixel_ceiling() -> int:
     """The process-wide pixel cap OpenCV was told about (see :mod:`app.vision`)."""
     try:
-        return int(os.environ.get(PIXEL_CEILING_ENV, DEFAULT_PIXEL_CEILING))
+        return int(os.environ.get(PIXEL_CEILING_ENV, PIXEL_CEILING))
     except ValueError:
-        return DEFAULT_PIXEL_CEILING
+        return PIXEL_CEILING
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
