@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from . import __version__
+from .config import MB
 from .dashboard.routes import install as install_dashboard
 from .docs import mount_docs
 from .jobs import DispatchError, JobFailed, JobTimeout
@@ -21,7 +22,6 @@ from .services import Services
 from .uploads import BodyLimit
 from .workers.socket import worker_socket
 
-MB = 1024 * 1024
 JSON_BODY_LIMIT = MB
 
 RETRY_AFTER_SECONDS = 5
@@ -54,7 +54,7 @@ def _conflict(_: Request, exc: Exception) -> JSONResponse:
 def _body_limits(services: Services) -> Callable[[str], tuple[int, str]]:
     """Largest request body per route: images get MAX_UPLOAD_MB per file, JSON 1 MB."""
     settings = services.settings
-    per_file = settings.max_upload_mb * MB
+    per_file = settings.max_upload_bytes
 
     def limit_for(path: str) -> tuple[int, str]:
         if path.startswith("/api/persons/") and path.endswith("/faces"):

@@ -60,8 +60,7 @@ class Recognition:
 
     def check_image(self, data: bytes) -> None:
         """Refuse by content before any worker sees it: type, size, claimed pixel count."""
-        limit = self._settings.max_upload_mb * 1024 * 1024
-        if len(data) > limit:
+        if len(data) > self._settings.max_upload_bytes:
             raise ImageRejected(413, "too_large", f"file is larger than {self._settings.max_upload_mb} MB")
         try:
             inspect_image(data, max_pixels=self._settings.max_image_pixels)
