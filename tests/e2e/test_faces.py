@@ -211,6 +211,28 @@ def test_oversize_upload_is_refused_before_it_is_read(api):
     assert streamed.status_code == 413 and "MAX_UPLOAD_MB" in streamed.json()["detail"]
 
 
+def test_every_error_answer_has_a_detail_and_a_code(api, photos):
+    def chunked() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        for _ in range(100):
+            yield b"\0" * (64 * 1024)
+
+    answers = {
+        "unauthorized": httpx.get(api.url + "/api/persons"),
+        "not_found": api.http.get("/api/persons/999999"),
+        "invalid_request": api.http.post("/api/persons", json={"name": 5}),
+        "too_large": api.http.post(
+            "/api/recognize", content=chunked(), headers={"content-type": "multipart/form-data; boundary=x"}
+        ),
+        "unsupported_type": _recognize(api, b"GIF89a" + b"\0" * 100),
+        "invalid_image": _recognize(api, b""),
+    }
+    for code, response in answers.items():
+        assert response.status_code >= 400 and set(response.json()) == {"detail", "code"}, response.text
+        assert response.json()["code"] == code and response.json()["detail"], response.text
+    assert api.http.get("/api/nowhere").json() == {"detail": "Not Found", "code": "not_found"}
+
+
 def test_deleted_person_is_not_recognized_by_the_next_request(api, photos, obama):
     assert _recognize(api, photos["obama3"]).json()["faces"][0]["match"]["person_id"] == obama
     faces = api.http.get(f"/api/persons/{obama}/faces").json()
@@ -256,6 +278,7 @@ def test_no_worker_means_503(make_api, photos):
     lonely = make_api()
     response = _recognize(lonely, photos["obama"])
     assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json()["code"] == "unavailable"
 
 
 def test_a_crash_in_the_face_engine_fails_one_job_and_the_worker_stays(system, photos):

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class DispatchError(Exception):
-    """Root of the ways a job can end without a result."""
+    """Root of the ways a job can end without a result; ``code`` names the way for programs."""
+
+    code = "unavailable"
 
 
 class NoWorkerAvailable(DispatchError):
@@ -44,6 +46,8 @@ class QueueFull(DispatchError):
 
 
 class JobTimeout(DispatchError):
+    code = "timeout"
+
     def __init__(self, kind: str, timeout: float) -> None:
         super().__init__(f"'{kind}' job got no answer within {timeout:g} s")
 

@@ -9,12 +9,13 @@ huge upload never fills memory or disk.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
 
 MULTIPART_OVERHEAD = 64 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -44,11 +45,13 @@ class BodyLimit:
         limit, what = rule
         sends_body = scope["path"].startswith("/api/") and scope["method"] in BODY_METHODS
         if sends_body and not self.authorized(Headers(scope=scope)):
-            await _reject(send, 401, "unauthorized", "missing or invalid X-API-Key header or session")
+            await _reject(
+                scope, receive, send, 401, "unauthorized", "missing or invalid X-API-Key header or session"
+            )
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            await _reject(send, 413, "too_large", too_large(limit, what))
+            await _reject(scope, receive, send, 413, "too_large", too_large(limit, what))
             return
         received = 0
 
@@ -65,13 +68,6 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-async def _reject(send: Send, status: int, code: str, detail: str) -> None:
-    body = json.dumps({"detail": detail, "code": code}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _reject(scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str) -> None:
+    # Connection: close, as the unread body cannot be skipped to reach the next request.
+    await error_response(status, detail, code, {"connection": "close"})(scope, receive, send)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
 
-from ..jobs import DispatchError, JobFailed, NoWorkerAvailable
+from ..jobs import DispatchError, NoWorkerAvailable
 from ..models import Face, Person
 from ..people import NewFace
 from ..recognition import ImageRejected
@@ -140,8 +140,7 @@ async def enroll_faces(
         except ImageRejected as exc:
             return EnrollItem(filename=name, status="refused", code=exc.code, reason=exc.message)
         except DispatchError as exc:  # one photo's bad luck must not sink the others
-            code = exc.code if isinstance(exc, JobFailed) else "unavailable"
-            return EnrollItem(filename=name, status="refused", code=code, reason=str(exc))
+            return EnrollItem(filename=name, status="refused", code=exc.code, reason=str(exc))
         return EnrollItem(filename=name, status="enrolled", face=face_out(face))
 
     results = await asyncio.gather(*(one(f) for f in files))

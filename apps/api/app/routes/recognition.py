@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from ..gallery import similarity
+from ..jobs import JobFailed
 from ..recognition import AnalyzedFace, ImageRejected, Match
 from ..schemas import (
     DetectedFaceOut,
@@ -95,6 +96,8 @@ async def verify(
             return (await services.recognition.analyze(await upload.read(), embed=True)).faces
         except ImageRejected as exc:
             raise ImageRejected(exc.status, exc.code, f"{which}: {exc.message}") from None
+        except JobFailed as exc:
+            raise JobFailed(exc.code, f"{which}: {exc.message}") from None
 
     first, second = await asyncio.gather(analyze("file1", file1), analyze("file2", file2))
     a, b = _main_face(first, "file1"), _main_face(second, "file2")
