@@ -274,6 +274,35 @@ def test_people_crud_search_and_paging(api):
         assert api.http.delete(f"/api/persons/{person['id']}").status_code == 204
 
 
+def test_names_and_searches_refuse_blank_text_and_control_characters(api):
+    for name in ("", "   ", "\t\n", "Ada\x00Lovelace", "Ada\nLovelace", "\x7f"):
+        refused = api.http.post("/api/persons", json={"name": name})
+        assert refused.status_code == 422, repr(name)
+        body = refused.json()
+        assert body["code"] == "invalid_request" and body["detail"][0]["loc"] == ["body", "name"]
+    assert api.http.post("/api/persons", json={"name": "Ada", "external_id": "x\x00"}).status_code == 422
+    person = api.http.post("/api/persons", json={"name": "  Ada Lovelace  "}).json()
+    assert person["name"] == "Ada Lovelace"
+    assert api.http.patch(f"/api/persons/{person['id']}", json={"name": " "}).status_code == 422
+    assert api.http.patch(f"/api/persons/{person['id']}", json={"name": "A\x00"}).status_code == 422
+    search = api.http.get("/api/persons", params={"q": "\x00"})
+    assert search.status_code == 422 and "control characters" in search.json()["detail"][0]["msg"]
+    assert api.http.get("/api/persons", params={"q": "ada lo"}).json()["total"] == 1
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+def test_a_file_field_sent_twice_is_refused(api, photos):
+    twice = [("file", ("a.jpg", photos["obama"])), ("file", ("b.jpg", photos["biden"]))]
+    for route in ("/api/recognize", "/api/detect"):
+        response = api.http.post(route, files=twice)
+        assert response.status_code == 422, route
+        assert response.json() == {"detail": "send one file in 'file', not 2", "code": "invalid_request"}
+    files = [("file1", ("a.jpg", photos["obama"])), ("file1", ("b.jpg", photos["biden"]))]
+    files.append(("file2", ("c.jpg", photos["obama3"])))
+    response = api.http.post("/api/verify", files=files)
+    assert response.status_code == 422 and "'file1'" in response.json()["detail"]
+
+
 def test_no_worker_means_503(make_api, photos):
     lonely = make_api()
     response = _recognize(lonely, photos["obama"])

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from .workers.session import WorkerStatus
+
+
+def _no_control_characters(value: str | None) -> str | None:
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters such as NUL or a line break"
+        )
+    return value
+
+
+NoControlCharacters = AfterValidator(_no_control_characters)
+"""Refuses NUL, line breaks and the like: they have no place in a name, and NUL truncates
+strings in SQLite's LIKE (a search for it matched everyone)."""
+
+PersonText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControlCharacters
+]
+"""A person's name or external id: trimmed, not blank, printable."""
 
 
 class WorkerOut(BaseModel):
@@ -65,16 +85,16 @@ class QualityOut(BaseModel):
 
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    external_id: str | None = Field(None, min_length=1, max_length=200, description="Your own id, unique")
+    name: PersonText
+    external_id: PersonText | None = Field(None, description="Your own id, unique")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     model_config = {"json_schema_extra": {"examples": [{"name": "Ada Lovelace", "external_id": "emp-42"}]}}
 
 
 class PersonPatch(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    external_id: str | None = Field(None, min_length=1, max_length=200)
+    name: PersonText | None = None
+    external_id: PersonText | None = None
     metadata: dict[str, Any] | None = None
 
 

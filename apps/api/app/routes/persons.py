@@ -11,7 +11,17 @@ from ..jobs import DispatchError, NoWorkerAvailable
 from ..models import Face, Person
 from ..people import NewFace
 from ..recognition import ImageRejected
-from ..schemas import EnrollItem, EnrollOut, FaceOut, LastSeen, PersonIn, PersonOut, PersonPage, PersonPatch
+from ..schemas import (
+    EnrollItem,
+    EnrollOut,
+    FaceOut,
+    LastSeen,
+    NoControlCharacters,
+    PersonIn,
+    PersonOut,
+    PersonPage,
+    PersonPatch,
+)
 from ..security import ServicesDep
 from .params import Offset, RowId
 
@@ -62,7 +72,9 @@ async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
 @router.get("", response_model=PersonPage, summary="List people, optionally searching by name")
 async def list_persons(
     services: ServicesDep,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the name, any case")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, any case"), NoControlCharacters
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> PersonPage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 
 from ..gallery import similarity
 from ..jobs import JobFailed
@@ -29,6 +29,19 @@ IMAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "No worker connected (Retry-After says when to try again)"},
 }
 
+def one_file_in(*fields: str) -> Any:
+    """A dependency refusing a form that sends a field twice: FastAPI would silently use one of them."""
+
+    async def check(request: Request) -> None:
+        form = await request.form()  # already parsed for the route: Starlette keeps it
+        for field in fields:
+            count = len(form.getlist(field))
+            if count > 1:
+                raise HTTPException(422, f"send one file in '{field}', not {count}")
+
+    return Depends(check)
+
+
 Threshold = Annotated[float | None, Form(gt=0, le=2, description="Match distance; default MATCH_THRESHOLD")]
 
 
@@ -45,6 +58,7 @@ def _match_out(match: Match) -> MatchOut:
 
 @router.post(
     "/recognize",
+    dependencies=[one_file_in("file")],
     response_model=RecognizeOut,
     responses=IMAGE_ERRORS,
     summary="Who is in this photo: every face with its best match or null",
@@ -79,6 +93,7 @@ def _main_face(faces: list[AnalyzedFace], which: str) -> AnalyzedFace:
 
 @router.post(
     "/verify",
+    dependencies=[one_file_in("file1", "file2")],
     response_model=VerifyOut,
     responses=IMAGE_ERRORS,
     summary="Are the largest faces of two photos the same person?",
@@ -117,6 +132,7 @@ async def verify(
 
 @router.post(
     "/detect",
+    dependencies=[one_file_in("file")],
     response_model=DetectOut,
     responses=IMAGE_ERRORS,
     summary="Where are the faces: boxes, 5-point landmarks, quality",
