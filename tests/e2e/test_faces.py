@@ -133,7 +133,7 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
         ("files", ("notes.txt", b"just some text, no image here")),
         ("files", ("cut.jpg", photos["obama"][:5000])),
         ("files", ("empty.jpg", b"")),
-        ("files", ("huge.jpg", photos["obama"] + b"\0" * (3 * MB))),
+        ("files", ("bomb.png", _png_claiming(100_000, 100_000))),
     ]
     out = api.http.post(f"/api/persons/{person['id']}/faces", files=files).json()
     codes = {r["filename"]: r["code"] for r in out["results"]}
@@ -145,7 +145,7 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
         "notes.txt": "unsupported_type",
         "cut.jpg": "invalid_image",
         "empty.jpg": "invalid_image",
-        "huge.jpg": "too_large",
+        "bomb.png": "too_large",
     }
     assert out["enrolled"] == 1 and out["refused"] == 7
     assert all(r["reason"] for r in out["results"] if r["status"] == "refused")
@@ -153,6 +153,76 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
     assert [f["source_name"] for f in faces] == ["good.jpg"]
     crop = api.http.get(faces[0]["crop_url"])
     assert crop.headers["content-type"] == "image/jpeg" and _image(crop.content).shape[0] > 50
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+MULTIPART = {"content-type": "multipart/form-data; boundary=x"}
+
+
+def _part(name: str, filename: str, data: bytes) -> bytes:
+    head = f'--x\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'
+    return head.encode() + data + b"\r\n"
+
+
+class LongBody:
+    """A multipart body of 100 MB, far over any limit here: ``before``, then one part that goes on.
+
+    ``sent`` counts what the client handed to its socket: a server that stops reading stops it
+    (give or take what the socket buffers hold).
+    """
+
+    def __init__(self, before: bytes, name: str, filename: str) -> None:
+        self.head = before + _part(name, filename, b"")[:-2]
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        for _ in range(1600):
+            self.sent += 64 * 1024
+            yield b"\0" * (64 * 1024)
+
+
+def _post_long(api: Api, url: str, body: LongBody) -> httpx.Response:
+    response = api.http.post(url, content=body, headers=MULTIPART)
+    # The whole body limit is 40 MB (2 MB x ENROLL_MAX_FILES): the server refused long before.
+    assert body.sent < 20 * MB, f"the client sent {body.sent / MB:.0f} MB before the answer"
+    return response
+
+
+def test_enrollment_stops_reading_at_the_first_photo_over_the_limit_and_enrolls_nothing(api, photos):
+    person = api.http.post("/api/persons", json={"name": "Streamed"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    response = _post_long(
+        api, url, LongBody(_part("files", "good.jpg", photos["obama3"]), "files", "huge.jpg")
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "'huge.jpg' is larger than 2 MB (MAX_UPLOAD_MB); nothing was enrolled",
+        "code": "too_large",
+    }
+    assert api.http.get(url).json() == []
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+def test_enrollment_refuses_before_reading_the_body(api, photos):
+    nobody = _post_long(api, "/api/persons/999999/faces", LongBody(b"", "files", "a.jpg"))
+    assert nobody.status_code == 404 and nobody.json()["code"] == "not_found"
+    person = api.http.post("/api/persons", json={"name": "Bounded"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    many = b"".join(_part("files", f"{i}.jpg", b"x") for i in range(20))  # ENROLL_MAX_FILES is 20
+    cases = {
+        "more than 20 files sent": LongBody(many, "files", "21.jpg"),
+        "unexpected form field 'file'": LongBody(b"", "file", "a.jpg"),
+    }
+    for words, body in cases.items():
+        response = _post_long(api, url, body)
+        assert response.status_code == 422 and words in response.json()["detail"], response.text
+    text = b'--x\r\nContent-Disposition: form-data; name="files"\r\n\r\nhello\r\n--x--\r\n'
+    assert "must hold files" in api.http.post(url, content=text, headers=MULTIPART).json()["detail"]
+    assert "no photos" in api.http.post(url, content=b"--x--\r\n", headers=MULTIPART).json()["detail"]
+    cut = _part("files", "a.jpg", photos["obama3"])
+    assert "ends before" in api.http.post(url, content=cut, headers=MULTIPART).json()["detail"]
+    assert api.http.get(url).json() == []
     api.http.delete(f"/api/persons/{person['id']}")
 
 

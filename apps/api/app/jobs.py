@@ -109,6 +109,11 @@ class Dispatcher:
     def queued(self) -> int:
         return len(self._queue)
 
+    def capacity(self, kind: str) -> int:
+        """Job slots, busy or free, of the workers taking ``kind`` jobs: more at once only queue."""
+        ready = (s for s in self._hub.sessions() if not s.draining)
+        return sum(s.info.capabilities.max_jobs for s in ready if kind in s.info.capabilities.job_types)
+
     async def run(
         self, kind: str, params: dict[str, Any], payload: bytes | None = None, *, timeout: float
     ) -> JobOutcome:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
+from ..form_files import SpooledPhoto, read_photos
 from ..jobs import DispatchError, NoWorkerAvailable
 from ..models import Face, Person
 from ..people import NewFace
@@ -121,33 +122,57 @@ async def delete_person(person_id: RowId, services: ServicesDep) -> Response:
     return Response(status_code=204)
 
 
+ENROLL_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "Photos with exactly one face each (at most ENROLL_MAX_FILES, "
+                        "each at most MAX_UPLOAD_MB)",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/{person_id}/faces",
     response_model=EnrollOut,
     responses={
         **NOT_FOUND,
-        413: {"description": "Request body over the limit"},
+        413: {"description": "A photo over MAX_UPLOAD_MB (nothing is enrolled)"},
+        422: {"description": "No photos, too many, or another form field"},
         503: {"description": "No worker connected"},
     },
+    openapi_extra={"requestBody": ENROLL_BODY},
     summary="Enroll faces from one or many photos, with a result per photo",
 )
-async def enroll_faces(
-    person_id: RowId,
-    services: ServicesDep,
-    files: Annotated[list[UploadFile], File(description="Photos with exactly one face each")],
-) -> EnrollOut:
+async def enroll_faces(person_id: RowId, request: Request, services: ServicesDep) -> EnrollOut:
+    """The body is read here, not by FastAPI: after the person and a worker are known to exist,
+    and with the per-photo limit applied while it arrives."""
     await asyncio.to_thread(services.people.get, person_id)
-    limit = services.settings.enroll_max_files
-    if len(files) > limit:
-        raise HTTPException(422, f"{len(files)} files sent; at most {limit} per request (ENROLL_MAX_FILES)")
     if not services.hub.can_serve("analyze"):
         raise NoWorkerAvailable("analyze")
+    settings = services.settings
+    photos = await read_photos(
+        request, field="files", max_bytes=settings.max_upload_bytes, max_files=settings.enroll_max_files
+    )
+    # As many photos in memory as workers can take at once: the others wait on their spool.
+    slots = asyncio.Semaphore(max(1, services.dispatcher.capacity("analyze")))
 
-    async def one(upload: UploadFile) -> EnrollItem:
-        name = upload.filename or "upload"
+    async def one(photo: SpooledPhoto) -> EnrollItem:
+        name = photo.filename
         try:
-            data = await upload.read()
-            new: NewFace = await services.recognition.enroll(data, name)
+            async with slots:
+                new: NewFace = await services.recognition.enroll(await photo.read(), name)
             face = await asyncio.to_thread(services.people.add_face, person_id, new)
         except ImageRejected as exc:
             return EnrollItem(filename=name, status="refused", code=exc.code, reason=exc.message)
@@ -155,7 +180,11 @@ async def enroll_faces(
             return EnrollItem(filename=name, status="refused", code=exc.code, reason=str(exc))
         return EnrollItem(filename=name, status="enrolled", face=face_out(face))
 
-    results = await asyncio.gather(*(one(f) for f in files))
+    try:
+        results = await asyncio.gather(*(one(p) for p in photos))
+    finally:
+        for photo in photos:
+            photo.close()
     enrolled = sum(r.status == "enrolled" for r in results)
     return EnrollOut(enrolled=enrolled, refused=len(results) - enrolled, results=list(results))
 
