@@ -260,9 +260,15 @@ def test_bad_images_get_precise_errors_and_the_worker_survives(system, data, sta
     assert api.online()["face-worker"]["pid"] == worker.pid
 
 
-def test_truncated_photo_is_refused(api, photos):
+def test_truncated_photo_is_refused(system, photos):
+    api, worker = system
     response = _recognize(api, photos["obama"][: len(photos["obama"]) // 2])
     assert response.status_code == 422 and response.json()["code"] == "invalid_image"
+    # Cut, then given an end-of-image marker: OpenCV alone would find a face in the half-grey picture.
+    response = _recognize(api, photos["obama"][:100_000] + b"\xff\xd9")
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_image" and "truncated JPEG" in response.json()["detail"]
+    assert api.online()["face-worker"]["pid"] == worker.pid
 
 
 def test_oversize_upload_is_refused_before_it_is_read(api):

@@ -10,9 +10,14 @@ apart with the same :func:`facegrid_common.images.sniff_type` and otherwise reli
   than that process-wide ceiling, is checked after decoding.
 * Type: only the five types the API accepts are handed to OpenCV (by magic bytes), so
   its rarer decoders (PxM, Sun raster, HDR, JPEG 2000, GIF...) are not attack surface.
-* Truncation: OpenCV 5.1's JPEG, PNG, WebP, BMP and TIFF readers refuse truncated data
-  outright (a JPEG missing only its final EOI marker already decodes to nothing), so a
-  partial image never reaches the detector; tests/worker/test_decode.py pins this down.
+* Truncation: OpenCV 5.1's PNG, WebP, BMP and TIFF readers refuse truncated data, and so
+  does its JPEG reader when the file simply stops. But a JPEG whose image data is cut
+  short and followed by a marker (say, a cut file with an end-of-image marker appended)
+  decodes with the missing part grey: libjpeg only warns ("premature end of data
+  segment") and OpenCV drops the warning. So a JPEG is also decoded, at 1/8 scale, by
+  libjpeg-turbo through ``simplejpeg``, which raises that warning; a truncation it reports
+  is refused. Garbage *inside* the image data that still decodes cannot be told from a
+  real picture, and is not claimed to be caught. tests/worker/test_decode.py pins this down.
 * Colour: ``IMREAD_COLOR`` turns grayscale into 3 channels, scales 16-bit to 8-bit,
   drops alpha (transparent pixels keep whatever colour they store), and applies the
   EXIF orientation, so box coordinates refer to the upright image a browser shows.
@@ -26,6 +31,7 @@ import zlib
 
 import cv2
 import numpy as np
+import simplejpeg
 from facegrid_common.images import ACCEPTED_TYPES, PIXEL_CEILING, sniff_type
 
 from . import PIXEL_CEILING_ENV
@@ -33,6 +39,10 @@ from .errors import ImageTooLarge, UnreadableImage, UnsupportedImageType
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Per-image default: a 36 MP DSLR frame or a 33 MP 8K video frame passes."""
+
+_JPEG_TRUNCATED = ("premature end of data segment", "premature end of jpeg file")
+"""libjpeg's warnings for image data that ends early; its others (such as extraneous bytes
+before a marker, common in camera files) leave the picture whole and are not refusals."""
 
 
 def pixel_ceiling() -> int:
@@ -66,7 +76,22 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     height, width = image.shape[:2]
     if width * height > max_pixels:
         raise ImageTooLarge(width, height, max_pixels)
+    if kind == "JPEG":
+        _refuse_truncated_jpeg(data)
     return np.ascontiguousarray(image)
+
+
+def _refuse_truncated_jpeg(data: bytes) -> None:
+    """Raise UnreadableImage if libjpeg finds the image data cut short.
+
+    At 1/8 scale libjpeg-turbo still reads every bit of the image data, which is what finds
+    the truncation, but skips most of the rest: a fraction of a full decode.
+    """
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="GRAY", min_factor=8, strict=True)
+    except ValueError as exc:
+        if any(words in str(exc).lower() for words in _JPEG_TRUNCATED):
+            raise UnreadableImage(f"truncated JPEG data: the image data ends early ({exc})") from None
 
 
 def ceiling_in_force() -> bool:
