@@ -14,6 +14,7 @@ from .dashboard.routes import install as install_dashboard
 from .docs import mount_docs
 from .errors import install_error_handlers
 from .routes import cameras, diagnostics, events, faces, health, persons, recognition, workers
+from .routes.responses import UNAUTHORIZED
 from .security import has_credentials, require_api_key
 from .services import Services
 from .uploads import BodyLimit
@@ -69,7 +70,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     for module in (workers, persons, faces, recognition, cameras, events, diagnostics):
-        app.include_router(module.router, prefix="/api", dependencies=protected)
+        app.include_router(module.router, prefix="/api", dependencies=protected, responses=UNAUTHORIZED)
     app.add_api_websocket_route(WORKER_PATH, worker_socket)
     install_dashboard(app, services.settings)
     return app

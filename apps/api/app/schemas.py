@@ -57,10 +57,41 @@ class EchoOut(BaseModel):
     worker_id: str
 
 
+class ErrorOut(BaseModel):
+    """Every error answer's body (see ``app.errors``)."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="What happened; for a request that fails validation, what each field got wrong"
+    )
+    code: str = Field(
+        description="For programs: unauthorized, not_found, too_large, unsupported_type, invalid_image, "
+        "invalid_request, unavailable, timeout, ..."
+    )
+
+
 # --- people and faces ------------------------------------------------------
 
 _BOX: dict[str, Any] = {"x": 373, "y": 140, "width": 266, "height": 265}
 _QUALITY: dict[str, Any] = {"size": 265, "sharpness": 1312.9, "visible": 1.0, "score": 1.0}
+_FACE: dict[str, Any] = {
+    "id": 7,
+    "person_id": 1,
+    "box": _BOX,
+    "quality": _QUALITY,
+    "source_name": "ada1.jpg",
+    "created_at": "2026-12-03T10:00:00Z",
+    "crop_url": "/api/faces/7/crop.jpg",
+}
+_PERSON: dict[str, Any] = {
+    "id": 1,
+    "name": "Ada Lovelace",
+    "external_id": "emp-42",
+    "metadata": {"team": "analytics"},
+    "face_count": 2,
+    "created_at": "2026-12-03T10:00:00Z",
+    "updated_at": "2026-12-03T10:05:00Z",
+    "last_seen": {"camera_id": 3, "camera_name": "Front door", "at": "2026-12-04T08:12:40Z", "event_id": 120},
+}
 _MATCH: dict[str, Any] = {
     "person_id": 1,
     "name": "Ada Lovelace",
@@ -97,6 +128,8 @@ class PersonPatch(BaseModel):
     external_id: PersonText | None = None
     metadata: dict[str, Any] | None = None
 
+    model_config = {"json_schema_extra": {"examples": [{"name": "Ada King", "metadata": {"team": "rd"}}]}}
+
 
 class PersonOut(BaseModel):
     id: int
@@ -108,12 +141,20 @@ class PersonOut(BaseModel):
     updated_at: datetime
     last_seen: LastSeen | None = Field(None, description="Latest sighting by a camera (single-person views)")
 
+    model_config = {"json_schema_extra": {"examples": [_PERSON]}}
+
 
 class PersonPage(BaseModel):
     items: list[PersonOut]
     total: int
     limit: int
     offset: int
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"items": [{**_PERSON, "last_seen": None}], "total": 1, "limit": 50, "offset": 0}]
+        }
+    }
 
 
 class FaceOut(BaseModel):
@@ -124,6 +165,8 @@ class FaceOut(BaseModel):
     source_name: str
     created_at: datetime
     crop_url: str
+
+    model_config = {"json_schema_extra": {"examples": [_FACE]}}
 
 
 class EnrollItem(BaseModel):
@@ -146,19 +189,7 @@ class EnrollOut(BaseModel):
                     "enrolled": 1,
                     "refused": 1,
                     "results": [
-                        {
-                            "filename": "ada1.jpg",
-                            "status": "enrolled",
-                            "face": {
-                                "id": 7,
-                                "person_id": 1,
-                                "box": _BOX,
-                                "quality": _QUALITY,
-                                "source_name": "ada1.jpg",
-                                "created_at": "2026-12-03T10:00:00Z",
-                                "crop_url": "/api/faces/7/crop.jpg",
-                            },
-                        },
+                        {"filename": "ada1.jpg", "status": "enrolled", "face": _FACE},
                         {
                             "filename": "party.jpg",
                             "status": "refused",
@@ -252,6 +283,24 @@ class DetectOut(BaseModel):
     width: int
     height: int
     faces: list[DetectedFaceOut]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "width": 1434,
+                    "height": 2333,
+                    "faces": [
+                        {
+                            "box": _BOX,
+                            "landmarks": [[569, 215], [527, 216], [422, 217], [464, 216], [495, 295]],
+                            "quality": _QUALITY,
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
 # --- cameras -----------------------------------------------------------------

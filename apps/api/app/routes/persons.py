@@ -25,10 +25,12 @@ from ..schemas import (
 )
 from ..security import ServicesDep
 from .params import Offset, RowId
+from .responses import error_responses
 
 router = APIRouter(prefix="/persons", tags=["people"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such person"}}
+BAD_ID = "Not a valid person id"
+NOT_FOUND = error_responses({404: "No such person", 422: BAD_ID})
 
 
 def person_out(person: Person, face_count: int) -> PersonOut:
@@ -61,7 +63,9 @@ def face_out(face: Face) -> FaceOut:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PersonOut,
-    responses={409: {"description": "external_id already used"}},
+    responses=error_responses(
+        {409: "external_id already used", 422: "Name missing, blank, too long or with control characters"}
+    ),
 )
 async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
     person, count = await asyncio.to_thread(
@@ -70,7 +74,12 @@ async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
     return person_out(person, count)
 
 
-@router.get("", response_model=PersonPage, summary="List people, optionally searching by name")
+@router.get(
+    "",
+    response_model=PersonPage,
+    responses=error_responses({422: "limit or offset out of range, or q with control characters"}),
+    summary="List people, optionally searching by name",
+)
 async def list_persons(
     services: ServicesDep,
     q: Annotated[
@@ -103,7 +112,11 @@ async def get_person(person_id: RowId, services: ServicesDep) -> PersonOut:
     return await asyncio.to_thread(load)
 
 
-@router.patch("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
+@router.patch(
+    "/{person_id}",
+    response_model=PersonOut,
+    responses=error_responses({404: "No such person", 422: f"{BAD_ID}, or a field as when creating one"}),
+)
 async def update_person(person_id: RowId, body: PersonPatch, services: ServicesDep) -> PersonOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", "") is None or changes.get("metadata", {}) is None:
@@ -146,18 +159,22 @@ ENROLL_BODY: dict[str, Any] = {
 @router.post(
     "/{person_id}/faces",
     response_model=EnrollOut,
-    responses={
-        **NOT_FOUND,
-        413: {"description": "A photo over MAX_UPLOAD_MB (nothing is enrolled)"},
-        422: {"description": "No photos, too many, or another form field"},
-        503: {"description": "No worker connected"},
-    },
+    responses=error_responses(
+        {
+            404: "No such person",
+            413: "A photo over MAX_UPLOAD_MB (nothing is enrolled)",
+            422: f"{BAD_ID}; no photos, more than ENROLL_MAX_FILES, another form field, or a malformed body",
+            503: "No worker connected",
+        }
+    ),
     openapi_extra={"requestBody": ENROLL_BODY},
     summary="Enroll faces from one or many photos, with a result per photo",
 )
 async def enroll_faces(person_id: RowId, request: Request, services: ServicesDep) -> EnrollOut:
-    """The body is read here, not by FastAPI: after the person and a worker are known to exist,
-    and with the per-photo limit applied while it arrives."""
+    """Each photo gets its own result: enrolled, or refused with a code and a reason. A photo
+    over MAX_UPLOAD_MB stops the request at once with 413, and nothing is enrolled."""
+    # The body is read here, not by FastAPI: only once the person and a worker are known to
+    # exist, and with the per-photo limit applied while it arrives.
     await asyncio.to_thread(services.people.get, person_id)
     if not services.hub.can_serve("analyze"):
         raise NoWorkerAvailable("analyze")

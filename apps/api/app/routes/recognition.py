@@ -19,15 +19,22 @@ from ..schemas import (
     VerifyOut,
 )
 from ..security import ServicesDep
+from .responses import error_responses
 
 router = APIRouter(tags=["recognition"])
 
-IMAGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"description": "File over MAX_UPLOAD_MB, or more pixels than MAX_IMAGE_PIXELS"},
-    415: {"description": "Not a JPEG, PNG, WebP, BMP or TIFF image"},
-    422: {"description": "Empty, truncated or corrupt image"},
-    503: {"description": "No worker connected (Retry-After says when to try again)"},
-}
+IMAGE_ERRORS = error_responses(
+    {
+        413: "File over MAX_UPLOAD_MB, or more pixels than MAX_IMAGE_PIXELS",
+        415: "Not a JPEG, PNG, WebP, BMP or TIFF image",
+        422: "Empty, truncated or corrupt image; no face (verify); a file sent twice or a field out of range",
+        502: "The worker failed (not the image's fault)",
+        503: "No worker connected, or all busy with a full queue (Retry-After says when to try again)",
+        504: "No answer within JOB_TIMEOUT",
+    },
+    images=True,
+)
+
 
 def one_file_in(*fields: str) -> Any:
     """A dependency refusing a form that sends a field twice: FastAPI would silently use one of them."""
