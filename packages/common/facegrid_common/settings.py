@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from .images import PIXEL_CEILING
 
 
 def _upper(value: object) -> object:
@@ -21,3 +23,15 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidat
 
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 """A path, where an empty value (`LOG_FILE=`) means none."""
+
+
+def _within_pixel_ceiling(value: int) -> int:
+    if value > PIXEL_CEILING:
+        raise ValueError(
+            f"must be at most {PIXEL_CEILING:,} ({value:,} given): workers refuse to decode larger images"
+        )
+    return value
+
+
+MaxImagePixels = Annotated[int, Field(ge=1), AfterValidator(_within_pixel_ceiling)]
+"""`MAX_IMAGE_PIXELS`, the same rule in both apps: at most the decoder's ceiling."""

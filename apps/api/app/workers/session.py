@@ -72,7 +72,10 @@ class WorkerSession:
         return time.monotonic() - self._last_heard
 
     async def send(self, message: Message, payload: bytes | None = None) -> None:
-        data = encode(message, payload)
+        await self.send_frame(encode(message, payload))
+
+    async def send_frame(self, data: str | bytes) -> None:
+        """Send one encoded message (jobs are encoded once, before a worker is chosen)."""
         async with self._send_lock:
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
