@@ -435,7 +435,7 @@ def processor_run(clip: FaceVideo, pipeline: FacePipeline) -> ProcessorRun:
 def reference(pipeline: FacePipeline, sample_faces: Path) -> dict[str, np.ndarray]:
     found = {}
     for name in ("obama", "biden"):
-        embedding = pipeline.analyze((sample_faces / f"{name}.jpg").read_bytes())[0].embedding
+        embedding = pipeline.analyze((sample_faces / f"{name}.jpg").read_bytes()).faces[0].embedding
         assert embedding is not None
         found[name] = embedding
     return found

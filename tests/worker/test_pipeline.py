@@ -15,7 +15,7 @@ from app.vision.decode import decode_image
 from app.vision.detect import CnnDetector, HogDetector, create_detector, shrink
 from app.vision.embed import EMBEDDING_SIZE, distance
 from app.vision.errors import UnknownDetector, UnreadableImage
-from app.vision.pipeline import DetectedFace, FacePipeline
+from app.vision.pipeline import DetectedFace, FaceAnalysis, FacePipeline
 
 ReadSample = Callable[[str], bytes]
 OBAMAS = ("obama.jpg", "obama2.jpg", "obama3.jpg")
@@ -28,9 +28,9 @@ def encode(image: np.ndarray, ext: str = ".jpg") -> bytes:
     return buffer.tobytes()
 
 
-def only_face(faces: list[DetectedFace]) -> DetectedFace:
-    assert len(faces) == 1, faces
-    return faces[0]
+def only_face(analysis: FaceAnalysis) -> DetectedFace:
+    assert len(analysis.faces) == 1 and analysis.found == 1, analysis
+    return analysis.faces[0]
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +128,14 @@ def test_partial_faces_are_found_clipped_and_still_recognised(
 def test_image_without_a_face_gives_no_faces(pipeline: FacePipeline, read_sample: ReadSample):
     photo = decode_image(read_sample("obama.jpg"))
     below_the_face = photo[600:, :]  # suit, arms, flag
-    assert pipeline.analyze(encode(below_the_face)) == []
+    assert pipeline.analyze(encode(below_the_face)).faces == []
 
 
 def test_min_face_size_filters(pipeline: FacePipeline, read_sample: ReadSample):
     data = read_sample("biden.jpg")
-    size = only_face(pipeline.detect(data)).quality.size
-    assert len(pipeline.detect(data, min_face_size=size)) == 1
-    assert pipeline.detect(data, min_face_size=size + 1) == []
+    size = only_face(pipeline.analyze(data, embed=False)).quality.size
+    assert len(pipeline.analyze(data, embed=False, min_face_size=size).faces) == 1
+    assert pipeline.analyze(data, embed=False, min_face_size=size + 1).found == 0
 
 
 def test_several_faces_come_largest_first_and_max_faces_keeps_the_largest(
@@ -145,11 +145,12 @@ def test_several_faces_come_largest_first_and_max_faces_keeps_the_largest(
     height = max(obama.shape[0], biden.shape[0])
     pad = lambda image: cv2.copyMakeBorder(image, 0, height - image.shape[0], 0, 0, cv2.BORDER_CONSTANT)  # noqa: E731
     both = encode(np.hstack([pad(obama), pad(biden)]))
-    faces = pipeline.analyze(both)
+    faces = pipeline.analyze(both).faces
     assert len(faces) == 2
     assert faces[0].quality.size > faces[1].quality.size  # Biden's face is the larger one
     assert faces[0].box.x > obama.shape[1]
-    assert [f.box for f in pipeline.detect(both, max_faces=1)] == [faces[0].box]
+    capped = pipeline.analyze(both, max_faces=1)
+    assert [f.box for f in capped.faces] == [faces[0].box] and capped.found == 2
     assert faces[0].embedding is not None
     assert distance(faces[0].embedding, embeddings["biden.jpg"]) < 0.1
 
@@ -159,15 +160,15 @@ def test_several_faces_come_largest_first_and_max_faces_keeps_the_largest(
 
 def test_blur_lowers_sharpness_and_score(pipeline: FacePipeline, read_sample: ReadSample):
     photo = decode_image(read_sample("obama.jpg"))
-    sharp = only_face(pipeline.detect(encode(photo))).quality
-    blurred = only_face(pipeline.detect(encode(cv2.GaussianBlur(photo, (0, 0), 6)))).quality
+    sharp = only_face(pipeline.analyze(encode(photo), embed=False)).quality
+    blurred = only_face(pipeline.analyze(encode(cv2.GaussianBlur(photo, (0, 0), 6)), embed=False)).quality
     assert sharp.score == 1.0
     assert blurred.sharpness < sharp.sharpness / 10
     assert blurred.score < 0.3
 
 
-def test_detect_gives_landmarks_and_quality_but_no_embedding(pipeline: FacePipeline, read_sample: ReadSample):
-    face = only_face(pipeline.detect(read_sample("obama.jpg")))
+def test_without_embed_faces_have_landmarks_and_quality_only(pipeline: FacePipeline, read_sample: ReadSample):
+    face = only_face(pipeline.analyze(read_sample("obama.jpg"), embed=False))
     assert face.embedding is None and face.crop_jpeg is None
     assert len(face.landmarks) == 5
     box = face.box
@@ -177,7 +178,9 @@ def test_detect_gives_landmarks_and_quality_but_no_embedding(pipeline: FacePipel
 
 
 def test_results_are_json_and_crops_are_jpeg(pipeline: FacePipeline, read_sample: ReadSample):
-    face = only_face(pipeline.analyze(read_sample("obama.jpg"), crops=True))
+    analysis = pipeline.analyze(read_sample("obama.jpg"), crops=True)
+    assert (analysis.width, analysis.height) == (910, 1137)
+    face = only_face(analysis)
     assert face.crop_jpeg is not None
     crop = cv2.imdecode(np.frombuffer(face.crop_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert crop is not None and max(crop.shape[:2]) <= 256
@@ -186,17 +189,7 @@ def test_results_are_json_and_crops_are_jpeg(pipeline: FacePipeline, read_sample
     assert len(plain["embedding"]) == EMBEDDING_SIZE
     assert set(plain["box"]) == {"x", "y", "width", "height"}
     assert set(plain["quality"]) == {"size", "sharpness", "visible", "score"}
-    with_crop = json.loads(json.dumps(face.to_dict(include_crop=True)))
-    assert with_crop["crop_jpeg"].startswith("/9j/")  # base64 of FF D8 FF
-    assert "embedding" not in only_face(pipeline.detect(read_sample("obama.jpg"))).to_dict()
-
-
-def test_analyze_frame_takes_a_bgr_array(pipeline: FacePipeline, read_sample: ReadSample):
-    frame = decode_image(read_sample("obama2.jpg"))
-    from_bytes = only_face(pipeline.analyze(read_sample("obama2.jpg"), embed=False))
-    assert only_face(pipeline.analyze_frame(frame, embed=False)).box == from_bytes.box
-    with pytest.raises(ValueError, match="H x W x 3 uint8"):
-        pipeline.analyze_frame(frame[..., 0])
+    assert "embedding" not in only_face(pipeline.analyze(read_sample("obama.jpg"), embed=False)).to_dict()
 
 
 def test_bad_bytes_raise_unreadable_image(pipeline: FacePipeline):

@@ -91,38 +91,27 @@ def _self_test() -> dict[str, Any]:
 
 def _analyze(data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """Decode, find, describe: the `analyze` job's result, with face crops as one payload."""
-    from .vision.decode import decode_image
     from .vision.errors import VisionError
 
-    pipeline = _loaded()
     try:
-        image = decode_image(data, max_pixels=pipeline.max_pixels)
+        analysis = _loaded().analyze(
+            data,
+            min_face_size=int(params.get("min_face_size") or 0),
+            max_faces=params.get("max_faces"),
+            embed=bool(params.get("embed", True)),
+            crops=bool(params.get("crops", False)),
+        )
     except VisionError as exc:  # its code (invalid_image, unsupported_type, too_large) goes to the API
         raise JobInputError(exc.code, str(exc)) from None
-    faces = pipeline.analyze_frame(
-        image,
-        min_face_size=int(params.get("min_face_size") or 0),
-        max_faces=params.get("max_faces"),
-        embed=bool(params.get("embed", True)),
-        crops=bool(params.get("crops", False)),
-    )
     payload = bytearray()
     out = []
-    for face in faces:
-        item: dict[str, Any] = {
-            "box": face.box.to_dict(),
-            "score": round(face.score, 4),
-            "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
-            "quality": face.quality.to_dict(),
-        }
-        if face.embedding is not None:
-            item["embedding"] = [float(v) for v in face.embedding]
+    for face in analysis.faces:
+        item = face.to_dict()
         if face.crop_jpeg is not None:
             item["crop"] = [len(payload), len(face.crop_jpeg)]
             payload += face.crop_jpeg
         out.append(item)
-    height, width = image.shape[:2]
-    return {"width": width, "height": height, "faces": out}, bytes(payload)
+    return {"width": analysis.width, "height": analysis.height, "faces": out}, bytes(payload)
 
 
 # --- the parent's side --------------------------------------------------------

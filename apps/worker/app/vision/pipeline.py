@@ -1,20 +1,18 @@
-"""The whole face pipeline behind one object: bytes or a frame in, faces out.
+"""The whole face pipeline behind one object: image bytes in, faces out.
 
 Job handlers and the camera processor build one :class:`FacePipeline` at start-up (the
 models take about two seconds to load) and share it: every method is safe to call from
 several threads at once (see ``detect.py`` and ``embed.py`` for how each model is
-guarded). Calls block for hundreds of milliseconds, so run them in a worker thread,
-never on the event loop.
+guarded). Calls block for hundreds of milliseconds, so run them off the event loop (the
+worker runs them in its engine processes).
 
-Results are lists of :class:`DetectedFace`, largest face first, whose ``to_dict()``
-is plain JSON; crops stay bytes, for the job's binary payload. A caller that also needs
-the image's size (after EXIF rotation, so not always the header's) decodes with
-:func:`app.vision.decode.decode_image` and calls :meth:`FacePipeline.analyze_frame`.
+:meth:`FacePipeline.analyze` returns a :class:`FaceAnalysis`: the image's size (after
+EXIF rotation, so not always the header's) and :class:`DetectedFace` items, largest
+first, whose ``to_dict()`` is plain JSON; crops stay bytes, for the job's binary payload.
 """
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,12 +47,9 @@ class DetectedFace:
     crop_jpeg: bytes | None = None
     """JPEG thumbnail of the face with a margin, or ``None`` when not asked for."""
 
-    def to_dict(self, *, include_crop: bool = False) -> dict[str, Any]:
-        """Plain JSON types; ``embedding`` only when computed, ``crop_jpeg`` (base64) only on request.
-
-        Crops are left out by default because they travel better as raw bytes in the
-        job's binary payload than as base64 inside the JSON.
-        """
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; ``embedding`` only when computed. The crop is left out: it travels
+        better as raw bytes in the job's binary payload than as base64 inside the JSON."""
         result: dict[str, Any] = {
             "box": self.box.to_dict(),
             "score": round(self.score, 4),
@@ -63,9 +58,19 @@ class DetectedFace:
         }
         if self.embedding is not None:
             result["embedding"] = self.embedding.tolist()
-        if include_crop and self.crop_jpeg is not None:
-            result["crop_jpeg"] = base64.b64encode(self.crop_jpeg).decode("ascii")
         return result
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """What one image holds: its size and its largest faces."""
+
+    width: int
+    height: int
+    faces: list[DetectedFace]
+    """Largest first, at most ``max_faces``."""
+    found: int
+    """Every face found of at least ``min_face_size``: more than ``len(faces)`` when capped."""
 
 
 class FacePipeline:
@@ -92,12 +97,6 @@ class FacePipeline:
         self.max_pixels = max_pixels
         self.crop_margin = crop_margin
 
-    def detect(
-        self, data: bytes, *, min_face_size: int = 0, max_faces: int | None = None, crops: bool = False
-    ) -> list[DetectedFace]:
-        """Faces in an encoded image, with landmarks and quality but no embedding (faster)."""
-        return self.analyze(data, min_face_size=min_face_size, max_faces=max_faces, embed=False, crops=crops)
-
     def analyze(
         self,
         data: bytes,
@@ -106,33 +105,17 @@ class FacePipeline:
         max_faces: int | None = None,
         embed: bool = True,
         crops: bool = False,
-    ) -> list[DetectedFace]:
+    ) -> FaceAnalysis:
         """Faces in an encoded image (JPEG, PNG, WebP, BMP or TIFF), largest first.
 
         ``min_face_size`` drops faces whose box's shorter side is smaller (pixels);
-        ``max_faces`` keeps only the largest ones (bounding the ~130 ms per embedding);
-        ``crops`` adds a JPEG thumbnail per face. Raises :class:`UnreadableImage` or
-        :class:`ImageTooLarge` for bad input.
+        ``max_faces`` describes only the largest ones (bounding the ~130 ms per embedding);
+        ``embed`` adds the descriptor, ``crops`` a JPEG thumbnail per face. Raises
+        :class:`UnreadableImage` or :class:`ImageTooLarge` for bad input.
         """
-        image = decode_image(data, max_pixels=self.max_pixels)
-        return self.analyze_frame(
-            image, min_face_size=min_face_size, max_faces=max_faces, embed=embed, crops=crops
-        )
-
-    def analyze_frame(
-        self,
-        frame: np.ndarray,
-        *,
-        min_face_size: int = 0,
-        max_faces: int | None = None,
-        embed: bool = True,
-        crops: bool = False,
-    ) -> list[DetectedFace]:
-        """Like :meth:`analyze` for an already decoded BGR ``uint8`` frame (a camera's)."""
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"expected an H x W x 3 uint8 BGR image, got {frame.dtype} {frame.shape}")
         if max_faces is not None and max_faces < 0:
             raise ValueError("max_faces must be >= 0 or None")
+        frame = decode_image(data, max_pixels=self.max_pixels)
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)  # dlib's models were trained on RGB
         height, width = frame.shape[:2]
         found = [d for d in self.detector.detect(rgb) if d.box.min_side >= min_face_size]
@@ -150,7 +133,7 @@ class FacePipeline:
                     crop_jpeg=crop_face(frame, detection.box, margin=self.crop_margin) if crops else None,
                 )
             )
-        return faces
+        return FaceAnalysis(width, height, faces, len(found))
 
     def models(self) -> dict[str, str]:
         """Model name -> version, for the worker's capabilities (and to stamp stored embeddings)."""
