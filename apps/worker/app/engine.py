@@ -1,159 +1,155 @@
-"""The face engine: the vision pipeline in child processes, one per concurrent job.
+"""The face engine: the vision pipeline in child processes, one per job slot (`MAX_JOBS`).
 
-Why processes and not threads: a decoder or dlib crash on a hostile image kills only
-a child; the worker answers that job with an error, starts a fresh child and stays
-registered. It also keeps the worker's event loop (heartbeats, pings) free of the
-GIL while faces are computed. Children start with `spawn`, load the models once,
-and run the pipeline's self-test before the worker registers.
+Why processes and not threads: a decoder or dlib crash on a hostile image kills only a
+child, and a child can be killed when its job runs too long or is cancelled; a thread can
+be neither. Each slot owns one child and runs one job at a time in it, so a child that
+dies or is killed takes only its own job along: that job fails, the slot gets a fresh
+child, the other slots carry on. Computing in children also keeps the worker's event
+loop (heartbeats, pings) free of the GIL. Children start with `spawn`, load the models
+once, and run the pipeline's self-test before the worker registers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
-import os
-import signal
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .jobs import JobInputError
+from .engine_child import EngineConfig, serve
 
 log = logging.getLogger(__name__)
 
+_SPAWN = multiprocessing.get_context("spawn")
 
-@dataclass(frozen=True)
-class EngineConfig:
-    detector: str
-    upsample: int
-    detection_max_side: int
-    max_pixels: int
+TERMINATE_GRACE = 1.0
+"""Seconds children have to exit after SIGTERM when the engine closes; then SIGKILL
+(a stopped or wedged child ignores SIGTERM)."""
 
 
 class EngineCrashed(Exception):
     """A child process died while working (the input most likely crashed the decoder or dlib)."""
 
 
-# --- what runs inside each child process -------------------------------------
+class EngineProcess:
+    """One job slot: a child process and the one call it runs at a time.
 
-_config: EngineConfig | None = None
-_pipeline: Any = None
+    A call cancelled while it runs (the job's timeout, `cancel_job`, a stop) kills the
+    child; a child that dies fails its call with :class:`EngineCrashed`. Either way the
+    slot starts a fresh child at once, unless the engine is closing.
+    """
 
+    def __init__(self, config: EngineConfig, name: str) -> None:
+        self.name = name
+        self._config = config
+        # The pipe's send and recv block (a large image, a long job), so they run on this thread.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._closing = False
 
-def _prepare(config: EngineConfig) -> None:
-    """Process initializer: load the models now, so no job pays for it; a failure is kept
-    and reported by the self-test (an initializer's own exception would only break the pool)."""
-    global _config
-    _config = config
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when to stop, not Ctrl-C
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    with contextlib.suppress(Exception):
-        _loaded()
+    def _start(self) -> None:
+        parent, child = _SPAWN.Pipe()
+        process = _SPAWN.Process(target=serve, args=(child, self._config), name=self.name, daemon=True)
+        process.start()
+        child.close()  # the child now holds the only other end: its death ends our recv at once
+        self._process, self._conn = process, parent
 
+    async def call(self, name: str, *args: Any) -> Any:
+        """Run ``engine_child``'s call ``name`` in the child; its errors are raised here."""
+        if self._process is None:
+            self._start()
+        process, conn = self._process, self._conn
+        assert process is not None and conn is not None
+        loop = asyncio.get_running_loop()
+        try:
+            ok, value = await loop.run_in_executor(self._io, _round_trip, conn, (name, args))
+        except asyncio.CancelledError:
+            self._replace(process, conn, "was killed: its job was stopped")
+            raise
+        except (EOFError, OSError):
+            self._replace(process, conn, "died")
+            raise EngineCrashed("the face engine crashed on this input") from None
+        if not ok:
+            raise value
+        return value
 
-def _exit_with_parent(parent: int) -> None:
-    """A killed worker (SIGKILL) cannot stop its children: they notice and leave by themselves."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
+    def _replace(self, process: BaseProcess, conn: Connection, what: str) -> None:
+        process.kill()  # a no-op for a child that is gone; works on a stopped (SIGSTOP) one
+        if self._closing:
+            return  # close() reaps it
+        log.warning("face-engine process %s (pid %s) %s; starting a fresh one", self.name, process.pid, what)
+        self._io.submit(_retire, process, conn)  # after the dead call's recv has returned
+        self._start()
 
-
-def _loaded() -> Any:
-    """The child's pipeline, loaded on first use (so a load error reaches the caller as an error)."""
-    global _pipeline
-    if _pipeline is None:
-        from .vision.pipeline import FacePipeline  # the parent process never loads these models
-
-        assert _config is not None
-        _pipeline = FacePipeline(
-            _config.detector,
-            upsample=_config.upsample,
-            detection_max_side=_config.detection_max_side,
-            max_pixels=_config.max_pixels,
-        )
-    return _pipeline
-
-
-def _self_test() -> dict[str, Any]:
-    from .vision.errors import VisionError
-
-    try:
-        pipeline = _loaded()
-        return {"timings": pipeline.self_test(), "models": pipeline.models()}
-    except VisionError as exc:  # re-raised as a plain error: it must pickle back to the parent
-        raise RuntimeError(str(exc)) from None
-
-
-def _analyze(data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """Decode, find, describe: the `analyze` job's result, with face crops as one payload."""
-    from .vision.errors import VisionError
-
-    try:
-        analysis = _loaded().analyze(
-            data,
-            min_face_size=int(params.get("min_face_size") or 0),
-            max_faces=params.get("max_faces"),
-            embed=bool(params.get("embed", True)),
-            crops=bool(params.get("crops", False)),
-        )
-    except VisionError as exc:  # its code (invalid_image, unsupported_type, too_large) goes to the API
-        raise JobInputError(exc.code, str(exc)) from None
-    payload = bytearray()
-    out = []
-    for face in analysis.faces:
-        item = face.to_dict()
-        if face.crop_jpeg is not None:
-            item["crop"] = [len(payload), len(face.crop_jpeg)]
-            payload += face.crop_jpeg
-        out.append(item)
-    return {"width": analysis.width, "height": analysis.height, "faces": out}, bytes(payload)
-
-
-# --- the parent's side --------------------------------------------------------
+    def close(self) -> BaseProcess | None:
+        """Start no more children and send SIGTERM to this one; return it, for the caller to reap."""
+        self._closing = True
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            self._io.submit(conn.close)
+        self._io.shutdown(wait=False)
+        if process is not None:
+            process.terminate()
+        return process
 
 
 class FaceEngine:
-    """Owns the pool of child processes; replaces it when a child dies."""
+    """The job slots. A job waits for a free slot; there is one unless the API sends more
+    than ``MAX_JOBS`` jobs at once."""
 
     def __init__(self, config: EngineConfig, processes: int) -> None:
-        self._config = config
-        self._processes = processes
-        self._pool = self._new_pool()
+        self._slots = [EngineProcess(config, f"face-engine-{i + 1}") for i in range(processes)]
+        self._free: asyncio.Queue[EngineProcess] = asyncio.Queue()
+        for slot in self._slots:
+            self._free.put_nowait(slot)
         self.models: dict[str, str] = {}
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self._processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_prepare,
-            initargs=(self._config,),
-        )
 
     async def start(self) -> dict[str, float]:
         """Start every process and self-test it (models loaded); raises if the pipeline cannot run."""
-        reports = await asyncio.gather(*(self._call(_self_test) for _ in range(self._processes)))
+        reports = await asyncio.gather(*(slot.call("self_test") for slot in self._slots))
         self.models = reports[0]["models"]
         timings: dict[str, float] = reports[0]["timings"]
         return timings
 
-    async def analyze(self, data: bytes, params: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        return await self._call(_analyze, data, params)
-
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        pool = self._pool
+    async def analyze(self, data: bytes, options: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """One image's `analyze` result and crops payload; ``options`` go to ``FacePipeline.analyze``."""
+        slot = await self._free.get()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-        except BrokenProcessPool:
-            if pool is self._pool:
-                log.error("a face engine process died; starting a fresh one")
-                pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
-            raise EngineCrashed("the face engine crashed on this input") from None
+            result: tuple[dict[str, Any], bytes] = await slot.call("analyze", data, options)
+            return result
+        finally:
+            self._free.put_nowait(slot)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        """Stop every child: SIGTERM, then SIGKILL for any still there after ``TERMINATE_GRACE``."""
+        processes = [p for p in (slot.close() for slot in self._slots) if p is not None]
+        if processes:
+            await asyncio.get_running_loop().run_in_executor(None, _reap, processes)
+
+
+def _round_trip(conn: Connection, request: tuple[str, tuple[Any, ...]]) -> tuple[bool, Any]:
+    conn.send(request)
+    reply: tuple[bool, Any] = conn.recv()
+    return reply
+
+
+def _retire(process: BaseProcess, conn: Connection) -> None:
+    process.join()
+    conn.close()
+
+
+def _reap(processes: list[BaseProcess]) -> None:
+    deadline = time.monotonic() + TERMINATE_GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            log.warning("face-engine process %s ignored SIGTERM; killing it", process.name)
+            process.kill()
+            process.join()

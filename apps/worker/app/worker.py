@@ -33,7 +33,8 @@ from facegrid_protocol import (
 from . import __version__
 from .camera_service import CameraService
 from .config import WorkerSettings
-from .engine import EngineConfig, FaceEngine
+from .engine import FaceEngine
+from .engine_child import EngineConfig
 from .jobs import Handler, JobInputError
 from .jobs.analyze import analyze_handler
 from .jobs.echo import run_echo
@@ -105,7 +106,7 @@ class FaceRecognitionWorker:
             await self._serve()
         finally:
             await self.cameras.stop()
-            self.engine.close()
+            await self.engine.close()
 
     async def _check_models(self) -> None:
         try:
