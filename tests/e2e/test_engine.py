@@ -1,22 +1,27 @@
 """The worker's face engine: one child process per job slot, each killed and replaced alone.
 
 Real API and worker processes on real photos. The engine's children are found among the
-worker's children by their `multiprocessing` spawn command line, then crashed on purpose.
+worker's children by their `multiprocessing` spawn command line, then crashed or frozen on
+purpose; every test un-freezes (kills) what it froze, even when it fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import httpx
 import numpy as np
 import psutil
 import pytest
-from harness import Api, Worker, wait_until
+from facegrid_protocol import Job, JobResult, Register, Registered, decode, encode
+from harness import Api, Worker, free_port, wait_until
+from websockets.asyncio.server import ServerConnection, serve
 
 MakeFaces = Callable[[int, int], bytes]
 
@@ -29,6 +34,23 @@ def engine_children(worker: Worker) -> list[psutil.Process]:
             if "spawn_main" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child)
     return found
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def frozen() -> Iterator[list[psutil.Process]]:
+    """Processes a test stops with SIGSTOP: killed at the end whatever happened."""
+    stopped: list[psutil.Process] = []
+    yield stopped
+    for process in stopped:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -107,3 +129,69 @@ def test_a_crashed_engine_process_fails_only_its_own_job(make_api, make_worker, 
     obama = _recognize(api, (sample_faces / "obama3.jpg").read_bytes())
     assert obama.status_code == 200 and len(obama.json()["faces"]) == 1
     assert "face-engine process" in worker.log() and "died" in worker.log()
+
+
+def test_a_job_the_api_gives_up_on_is_stopped_and_frees_the_worker(
+    make_api, make_worker, frozen, sample_faces
+):
+    # The timeout also bounds the next request, which waits for a fresh process to load its models.
+    api = make_api(JOB_TIMEOUT="20")
+    worker = make_worker(api, "stuck", MAX_JOBS="1")
+    (child,) = engine_children(worker)
+    child.suspend()  # a job that never ends
+    frozen.append(child)
+    photo = (sample_faces / "obama3.jpg").read_bytes()
+    answer = _recognize(api, photo)
+    assert answer.status_code == 504, answer.text
+    wait_until(lambda: api.worker("stuck")["jobs_in_flight"] == 0, 30, "the worker to free its slot")
+    assert api.worker("stuck")["status"] == "idle"
+    wait_until(lambda: gone(child), 10, "the frozen engine process to be killed")
+    again = _recognize(api, photo)
+    assert again.status_code == 200 and len(again.json()["faces"]) == 1
+    assert "cancelled job" in worker.log()
+
+
+async def _run_one_job_past_its_timeout(port: int, photo: bytes, small: bytes) -> list[JobResult]:
+    """Play the API: register the worker, send a job with a 1 s timeout and never cancel it."""
+    answers: list[JobResult] = []
+    finished = asyncio.Event()
+
+    async def session(ws: ServerConnection) -> None:
+        hello = decode(await ws.recv()).message
+        assert isinstance(hello, Register)
+        welcome = Registered(worker_id=hello.worker_id, heartbeat_interval=5, heartbeat_timeout=15)
+        await ws.send(encode(welcome))
+        # The second job waits for the replacement process to load its models: a long timeout.
+        for job_id, payload, timeout in (("slow", photo, 1), ("quick", small, 120)):
+            job = Job(job_id=job_id, kind="analyze", params={"embed": True}, timeout=timeout)
+            await ws.send(encode(job, payload))
+            while True:
+                message = decode(await ws.recv()).message
+                if isinstance(message, JobResult):
+                    answers.append(message)
+                    break
+        finished.set()
+        await ws.wait_closed()
+
+    async with serve(session, "127.0.0.1", port):
+        await asyncio.wait_for(finished.wait(), 120)
+    return answers
+
+
+def test_the_worker_stops_a_job_that_runs_past_its_timeout(tmp_path, many_faces, sample_faces):
+    port = free_port()
+    api = SimpleNamespace(url=f"http://127.0.0.1:{port}", worker_token="t" * 24)  # the test plays the API
+    worker = Worker(api, "timed", tmp_path, RECONNECT_MAX_DELAY="1")  # type: ignore[arg-type]
+    worker.start()
+    try:
+        wait_until(lambda: "models ready" in worker.log(), 60, "the worker's models")
+        (child,) = engine_children(worker)
+        slow, quick = many_faces(8, 80), (sample_faces / "obama3.jpg").read_bytes()
+        answers = asyncio.run(_run_one_job_past_its_timeout(port, slow, quick))
+    finally:
+        worker.stop()
+    timed_out, served = answers
+    assert timed_out.error is not None and timed_out.error.code == "timeout", timed_out
+    assert "1 s" in timed_out.error.message
+    assert served.error is None and served.result is not None and len(served.result["faces"]) == 1
+    assert gone(child)

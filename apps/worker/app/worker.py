@@ -61,6 +61,7 @@ class FaceRecognitionWorker:
         )
         self._handlers: dict[str, Handler] = {"echo": run_echo, "analyze": analyze_handler(self.engine)}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._cancelled: set[str] = set()  # jobs the API gave up on: answered 'cancelled', not handed back
         self._draining = False
         self._stopped = asyncio.Event()
         self._stop_requested_at = 0.0
@@ -181,32 +182,53 @@ class FaceRecognitionWorker:
         task.add_done_callback(lambda _: self._running.pop(job.job_id, None))
 
     def _cancel(self, message: CancelJob) -> None:
-        # Work in a thread cannot be interrupted; its late result is simply ignored by the API.
+        """Stop the job (a face job's engine process is killed) and answer 'cancelled', freeing
+        the slot the API keeps taken until this worker answers."""
         task = self._running.get(message.job_id)
-        if task is not None:
-            log.info("API gave up on job %s", message.job_id)
+        if task is not None and not task.done():
+            log.info("API cancelled job %s: stopping it", message.job_id)
+            self._cancelled.add(message.job_id)
+            task.cancel()
 
     async def _execute(self, job: Job, payload: bytes | None) -> None:
+        try:
+            try:
+                answer, out_payload = await self._outcome(job, payload)
+            except asyncio.CancelledError:
+                if job.job_id not in self._cancelled:
+                    raise  # the worker is stopping: the drain hands the job back
+                answer, out_payload = _failure(job, "cancelled", "the API cancelled the job"), None
+            # Shielded: a cancel arriving while the answer is sent must not cut it off.
+            await asyncio.shield(self._answer(job, answer, out_payload))
+        finally:
+            self._cancelled.discard(job.job_id)
+
+    async def _outcome(self, job: Job, payload: bytes | None) -> tuple[JobResult, bytes | None]:
+        """Run the job's handler within the job's timeout; every failure becomes an answer."""
         handler = self._handlers.get(job.kind)
         try:
             if handler is None:
                 raise JobInputError("unsupported", f"this worker does not run '{job.kind}' jobs")
-            output = await handler(job, payload)
-            answer = JobResult(job_id=job.job_id, result=output.result)
-            out_payload = output.payload
+            output = await asyncio.wait_for(handler(job, payload), job.timeout)
+        except asyncio.TimeoutError:
+            log.warning("job %s (%s) ran past its %g s timeout: stopped", job.job_id, job.kind, job.timeout)
+            message = f"the job ran past its {job.timeout:g} s timeout and was stopped"
+            return _failure(job, "timeout", message), None
         except JobInputError as exc:
-            answer, out_payload = (
-                JobResult(job_id=job.job_id, error=JobError(code=exc.code, message=exc.message)),
-                None,
-            )
+            return _failure(job, exc.code, exc.message), None
         except Exception as exc:  # a bad job must never take the worker down
             log.exception("job %s (%s) failed", job.job_id, job.kind)
-            error = JobError(code="internal", message=f"{type(exc).__name__}: {exc}")
-            answer, out_payload = JobResult(job_id=job.job_id, error=error), None
+            return _failure(job, "internal", f"{type(exc).__name__}: {exc}"), None
+        return JobResult(job_id=job.job_id, result=output.result), output.payload
+
+    async def _answer(self, job: Job, answer: JobResult, out_payload: bytes | None) -> None:
         try:
             delivered = await self.client.send(answer, out_payload)
         except MessageTooLarge as exc:
-            error = JobError(code="too_large", message=f"result too large: {exc.reason}")
-            delivered = await self.client.send(JobResult(job_id=job.job_id, error=error))
+            delivered = await self.client.send(_failure(job, "too_large", f"result too large: {exc.reason}"))
         if not delivered:
             log.warning("job %s finished while disconnected; the API will have re-queued it", job.job_id)
+
+
+def _failure(job: Job, code: str, message: str) -> JobResult:
+    return JobResult(job_id=job.job_id, error=JobError(code=code, message=message))

@@ -161,11 +161,11 @@ class Job(_Message):
     job_id: str
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout: float = Field(gt=0, description="seconds the API waits before giving up")
+    timeout: float = Field(gt=0, description="seconds the API waits; the worker stops the job past it")
 
 
 class CancelJob(_Message):
-    """The API stopped waiting for a job (timeout); the worker may drop it."""
+    """The API stopped waiting for a job (timeout): the worker stops it and answers ``cancelled``."""
 
     type: Literal["cancel_job"] = "cancel_job"
     job_id: str
