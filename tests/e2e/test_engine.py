@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,3 +196,25 @@ def test_the_worker_stops_a_job_that_runs_past_its_timeout(tmp_path, many_faces,
     assert "1 s" in timed_out.error.message
     assert served.error is None and served.result is not None and len(served.result["faces"]) == 1
     assert gone(child)
+
+
+def test_a_stopped_worker_hands_its_running_job_on_and_exits_zero(make_api, make_worker, frozen, many_faces):
+    api = make_api(JOB_TIMEOUT="300")
+    leaving = make_worker(api, "leaving", SHUTDOWN_TIMEOUT="1")
+    (child,) = engine_children(leaving)
+    before = cpu_seconds(child)
+    photo = many_faces(7, 96)
+    request = Background(lambda: _recognize(api, photo))
+    wait_until(lambda: cpu_seconds(child) - before > 0.5, 60, "the job to run on 'leaving'")
+    child.suspend()  # from here on the job cannot finish on 'leaving', however long the test waits
+    frozen.append(child)
+    staying = make_worker(api, "staying")
+    leaving.send(signal.SIGTERM)
+    assert leaving.wait(60) == 0
+    assert gone(child), "the engine process was stopped, not left behind"
+    answer = request.result()
+    assert answer.status_code == 200 and len(answer.json()["faces"]) == 49
+    assert api.worker(staying.id)["jobs_done"] == 1
+    log = leaving.log()
+    assert log.index("handed job") < log.index("worker leaving stopped")
+    assert "goes back to the queue: worker leaving released it" in api.log()

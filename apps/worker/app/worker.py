@@ -147,14 +147,20 @@ class FaceRecognitionWorker:
         self._stopped.set()
 
     async def _drain(self) -> None:
-        """Take no more work, let jobs finish until the deadline, hand back the rest."""
+        """Take no more work, let jobs finish until the deadline, stop the rest and hand them back."""
         self._draining = True
         await self.client.send(Draining(reason="worker stopping"))
         if self._running:
             log.info("waiting up to %.0f s for %d job(s)", self.settings.shutdown_timeout, len(self._running))
             await asyncio.wait(list(self._running.values()), timeout=self.settings.shutdown_timeout)
-        for job_id, task in list(self._running.items()):
+        unfinished = dict(self._running)
+        for task in unfinished.values():
             task.cancel()
+        # Closing the engine before the cancelled jobs resume means none of them starts a fresh
+        # engine process; every child is stopped, a busy one too, so the worker exits now.
+        await self.engine.close()
+        await asyncio.gather(*unfinished.values(), return_exceptions=True)
+        for job_id in unfinished:
             await self.client.send(JobRelease(job_id=job_id, reason="worker stopped before finishing"))
             log.warning("handed job %s back to the API", job_id)
 
