@@ -198,6 +198,23 @@ def test_the_worker_stops_a_job_that_runs_past_its_timeout(tmp_path, many_faces,
     assert gone(child)
 
 
+def test_only_the_largest_faces_are_described_and_the_answer_says_so(make_api, make_worker, face):
+    api = make_api(MAX_FACES="5")
+    make_worker(api, "capped")
+    canvas = np.full((256, 800, 3), 200, np.uint8)
+    for i in range(5):  # five large faces on top, seven smaller ones below
+        canvas[0:160, i * 160 : (i + 1) * 160] = cv2.resize(face, (160, 160), interpolation=cv2.INTER_AREA)
+    for i in range(7):
+        canvas[160:256, i * 96 : (i + 1) * 96] = cv2.resize(face, (96, 96), interpolation=cv2.INTER_AREA)
+    photo = cv2.imencode(".jpg", canvas)[1].tobytes()
+    for route in ("/api/recognize", "/api/detect"):
+        answer = api.http.post(route, files={"file": ("crowd.jpg", photo)}).json()
+        assert answer["total_faces"] == 12 and answer["faces_truncated"] is True, route
+        assert len(answer["faces"]) == 5 and all(f["box"]["y"] < 160 for f in answer["faces"]), route
+    one = api.http.post("/api/detect", files={"file": ("one.jpg", cv2.imencode(".jpg", face)[1].tobytes())})
+    assert one.json()["total_faces"] == 1 and one.json()["faces_truncated"] is False
+
+
 def test_a_stopped_worker_hands_its_running_job_on_and_exits_zero(make_api, make_worker, frozen, many_faces):
     api = make_api(JOB_TIMEOUT="300")
     leaving = make_worker(api, "leaving", SHUTDOWN_TIMEOUT="1")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(3, ge=1, description="Tries of a job whose worker disconnects mid-job.")
     max_upload_mb: int = Field(20, ge=1, description="Largest image file accepted, in MB.")
     max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height accepted.")
+    max_faces: int = Field(
+        50, ge=1, le=1000, description="Faces described per image, the largest; the rest are only counted."
+    )
     match_threshold: float = Field(0.6, gt=0, le=2, description="Default distance below which faces match.")
     enroll_min_face_size: int = Field(40, ge=1, description="Smallest face side, in px, to enroll.")
     enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")

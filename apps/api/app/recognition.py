@@ -44,6 +44,12 @@ class Analysis:
     width: int
     height: int
     faces: list[AnalyzedFace]
+    total_faces: int
+    """Every face the worker found; it describes only the largest MAX_FACES."""
+
+    @property
+    def faces_truncated(self) -> bool:
+        return self.total_faces > len(self.faces)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,12 @@ class Recognition:
     ) -> Analysis:
         """Raise ImageRejected for what the API refuses itself, JobFailed for what the worker refused."""
         self.check_image(data)
-        params = {"embed": embed, "crops": crops, "min_face_size": min_face_size}
+        params = {
+            "embed": embed,
+            "crops": crops,
+            "min_face_size": min_face_size,
+            "max_faces": self._settings.max_faces,
+        }
         outcome = await self._dispatcher.run("analyze", params, data, timeout=self._settings.job_timeout)
         payload = outcome.payload or b""
         faces = []
@@ -83,7 +94,8 @@ class Recognition:
                 crop = payload[offset : offset + length]
             vector = np.asarray(face["embedding"], np.float32) if "embedding" in face else None
             faces.append(AnalyzedFace(face["box"], face["landmarks"], face["quality"], vector, crop))
-        return Analysis(outcome.result["width"], outcome.result["height"], faces)
+        result = outcome.result
+        return Analysis(result["width"], result["height"], faces, result["total_faces"])
 
     async def matches(self, vector: np.ndarray, *, top_k: int) -> list[Match]:
         # Off the event loop: a search over a million faces takes ~0.1 s.

@@ -222,10 +222,18 @@ class RecognizedFace(BaseModel):
     candidates: list[MatchOut]
 
 
+TotalFaces = Annotated[int, Field(description="Faces found; `faces` holds the largest MAX_FACES")]
+FacesTruncated = Annotated[
+    bool, Field(description="More faces were found than MAX_FACES: the smallest are not in `faces`")
+]
+
+
 class RecognizeOut(BaseModel):
     width: int
     height: int
     threshold: float
+    total_faces: TotalFaces
+    faces_truncated: FacesTruncated
     faces: list[RecognizedFace]
 
     model_config = {
@@ -235,6 +243,8 @@ class RecognizeOut(BaseModel):
                     "width": 1434,
                     "height": 2333,
                     "threshold": 0.6,
+                    "total_faces": 2,
+                    "faces_truncated": False,
                     "faces": [
                         {"box": _BOX, "quality": _QUALITY, "match": _MATCH, "candidates": [_MATCH]},
                         {
@@ -283,6 +293,8 @@ class DetectedFaceOut(BaseModel):
 class DetectOut(BaseModel):
     width: int
     height: int
+    total_faces: TotalFaces
+    faces_truncated: FacesTruncated
     faces: list[DetectedFaceOut]
 
     model_config = {
@@ -291,6 +303,8 @@ class DetectOut(BaseModel):
                 {
                     "width": 1434,
                     "height": 2333,
+                    "total_faces": 1,
+                    "faces_truncated": False,
                     "faces": [
                         {
                             "box": _BOX,

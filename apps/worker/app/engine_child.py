@@ -101,4 +101,5 @@ def _analyze(
             item["crop"] = [len(payload), len(face.crop_jpeg)]
             payload += face.crop_jpeg
         faces.append(item)
-    return {"width": analysis.width, "height": analysis.height, "faces": faces}, bytes(payload)
+    size = {"width": analysis.width, "height": analysis.height}
+    return {**size, "faces": faces, "total_faces": analysis.found}, bytes(payload)

@@ -89,7 +89,14 @@ async def recognize(
                 {"box": face.box, "quality": face.quality, "match": best, "candidates": candidates}
             )
         )
-    return RecognizeOut(width=analysis.width, height=analysis.height, threshold=limit, faces=faces)
+    return RecognizeOut(
+        width=analysis.width,
+        height=analysis.height,
+        threshold=limit,
+        total_faces=analysis.total_faces,
+        faces_truncated=analysis.faces_truncated,
+        faces=faces,
+    )
 
 
 def _main_face(faces: list[AnalyzedFace], which: str) -> AnalyzedFace:
@@ -154,4 +161,10 @@ async def detect(
         DetectedFaceOut.model_validate({"box": f.box, "landmarks": f.landmarks, "quality": f.quality})
         for f in analysis.faces
     ]
-    return DetectOut(width=analysis.width, height=analysis.height, faces=faces)
+    return DetectOut(
+        width=analysis.width,
+        height=analysis.height,
+        total_faces=analysis.total_faces,
+        faces_truncated=analysis.faces_truncated,
+        faces=faces,
+    )

@@ -21,10 +21,11 @@ class AnalyzeParams(BaseModel):
 
 
 def analyze_handler(engine: FaceEngine) -> Handler:
-    """Result: ``{width, height, faces: [{box, score, landmarks, quality, embedding?, crop?}]}``.
+    """Result: ``{width, height, total_faces, faces: [{box, score, landmarks, quality, embedding?, crop?}]}``.
 
-    Faces come largest first, at most ``max_faces`` of them; ``crop`` is ``[offset, length]``
-    of that face's JPEG in the payload.
+    Faces come largest first, at most ``max_faces`` of them; ``total_faces`` counts every face
+    found (of at least ``min_face_size``). ``crop`` is ``[offset, length]`` of that face's JPEG
+    in the payload.
     """
 
     async def run_analyze(job: Job, payload: bytes | None) -> JobOutput:
