@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import uvicorn
 from facegrid_common.logs import setup_logging
+from facegrid_common.settings import load_settings
 from facegrid_protocol import MAX_MESSAGE_BYTES
-from pydantic import ValidationError
 
 from .config import Settings
 from .factory import create_app
@@ -17,21 +16,8 @@ from .services import Services
 log = logging.getLogger("app")
 
 
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]).upper()
-            message = error["msg"].removeprefix("Value error, ")
-            print(
-                f"facegrid-api: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr
-            )
-        raise SystemExit(2) from None
-
-
 def main() -> None:
-    settings = load_settings()
+    settings = load_settings(Settings, "facegrid-api")
     setup_logging(settings.log_level, settings.log_file, [settings.api_key, settings.worker_token])
     app = create_app(Services.build(settings))
     log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, settings.api_port)

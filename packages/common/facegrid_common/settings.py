@@ -1,11 +1,16 @@
-"""Setting types both apps' settings models use, so both read the environment the same way."""
+"""Setting types both apps' settings models use, and how both load them, so both read the
+environment the same way and refuse bad values the same way."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ValidationError
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 def _upper(value: object) -> object:
@@ -21,3 +26,16 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidat
 
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 """A path, where an empty value (`LOG_FILE=`) means none."""
+
+
+def load_settings(model: Callable[[], SettingsT], program: str) -> SettingsT:
+    """Build a settings model, or exit 2 with one clear line per bad variable (no traceback):
+    bad configuration is the operator's to fix, and they should see exactly what to fix."""
+    try:
+        return model()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"{program}: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr)
+        raise SystemExit(2) from None
