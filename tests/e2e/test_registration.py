@@ -46,8 +46,11 @@ def test_rest_api_requires_the_key_but_probes_do_not(api):
     assert httpx.get(api.url + "/api/workers").status_code == 401
     wrong = httpx.get(api.url + "/api/workers", headers={"X-API-Key": "nope"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid API key"
-    assert httpx.get(api.url + "/health").json() == {"status": "ok"}
+    assert httpx.get(api.url + "/health").json() == {"status": "ok", "pid": api.pid}
     assert httpx.get(api.url + "/ready").json()["status"] == "ready"
+    for probe in ("/health", "/ready"):  # monitoring tools probe with HEAD too
+        head = httpx.head(api.url + probe)
+        assert head.status_code == 200 and head.content == b"", probe
     assert api.http.get("/api/workers/ghost").status_code == 404
 
 
