@@ -141,6 +141,14 @@ class Api(Proc):
     def online(self) -> dict[str, dict[str, Any]]:
         return {w["id"]: w for w in self.workers() if w["status"] != "offline"}
 
+    def metric(self, sample: str) -> float:
+        """One sample from /metrics, written as Prometheus prints it (`name{label="v"}`); 0 if absent."""
+        for line in self.http.get("/metrics").text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == sample:
+                return float(value)
+        return 0.0
+
 
 class Worker(Proc):
     """A worker process dialing `api`, identified by `worker_id`."""

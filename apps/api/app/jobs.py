@@ -193,7 +193,6 @@ class Dispatcher:
     async def _send(self, worker: WorkerSession, message: Job, payload: bytes | None) -> None:
         try:
             await worker.send(message, payload)
-            self._metrics.socket_messages.labels("out", message.type).inc()
         except Exception as exc:  # the socket handler sees the disconnect and re-queues
             log.warning("could not send job %s to %s: %r", message.job_id, worker.id, exc)
             worker.expire(f"send failed: {exc}")

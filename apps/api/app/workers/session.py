@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from facegrid_protocol import Message, Register, encode
 from starlette.websockets import WebSocket
 
+from ..metrics import Metrics
+
 if TYPE_CHECKING:
     from ..jobs import PendingJob
 
@@ -33,6 +35,7 @@ class WorkerSession:
 
     info: Register
     websocket: WebSocket
+    metrics: Metrics
     connected_at: datetime = field(default_factory=utcnow)
     last_heartbeat: datetime | None = None
     draining: bool = False
@@ -78,6 +81,7 @@ class WorkerSession:
                 await self.websocket.send_bytes(data)
             else:
                 await self.websocket.send_text(data)
+        self.metrics.socket_messages.labels("out", message.type).inc()  # every message the API sends
 
     def expire(self, reason: str) -> None:
         """Drop the connection from the API's side (heartbeat timeout, replaced)."""
