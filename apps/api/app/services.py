@@ -91,6 +91,7 @@ class Services:
 
     async def start(self) -> None:
         db.migrate(self.engine)
+        self.store.all_offline()
         faces = self.people.load_gallery()
         await self.cameras.load()
         self.hub.start()

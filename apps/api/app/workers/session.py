@@ -37,11 +37,16 @@ class WorkerSession:
     websocket: WebSocket
     metrics: Metrics
     connected_at: datetime = field(default_factory=utcnow)
+    last_seen: datetime = field(default_factory=utcnow)
+    """When anything last arrived from the worker."""
     last_heartbeat: datetime | None = None
     draining: bool = False
     in_flight: dict[str, PendingJob] = field(default_factory=dict)
     jobs_done: int = 0
+    """On this connection, like `jobs_failed`; `earlier_*` hold its earlier connections' totals."""
     jobs_failed: int = 0
+    earlier_done: int = 0
+    earlier_failed: int = 0
     receive_task: asyncio.Task[None] | None = None
     expired_reason: str | None = None
     last_assigned: int = 0
@@ -69,6 +74,7 @@ class WorkerSession:
 
     def heard(self) -> None:
         self._last_heard = time.monotonic()
+        self.last_seen = utcnow()
 
     def quiet_for(self) -> float:
         """Seconds since anything arrived from this worker."""

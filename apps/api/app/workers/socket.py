@@ -81,6 +81,7 @@ async def worker_socket(websocket: WebSocket) -> None:
     try:
         await websocket.accept()
         session = await _register(websocket, services)
+        await asyncio.to_thread(services.store.connected, session)
         services.hub.attach(session)
     except ProtocolError as exc:
         log.warning("worker from %s failed to register: %s", peer, exc.reason)
@@ -138,7 +139,6 @@ async def _serve(session: WorkerSession, services: Services) -> None:
     code: int | None = None
     reason = ""
     try:
-        await asyncio.to_thread(services.store.save, session)
         await services.cameras.worker_changed()
         await session.receive_task
     except asyncio.CancelledError:
@@ -154,8 +154,7 @@ async def _serve(session: WorkerSession, services: Services) -> None:
         current = services.hub.detach(session)
         services.dispatcher.worker_lost(session)
         services.metrics.workers_connected.set(len(services.hub.sessions()))
-        if current:
-            await asyncio.to_thread(services.store.save, session)
+        await asyncio.to_thread(services.store.disconnected, session, current=current)
         await services.recorder.worker_lost(session.id)
         await services.cameras.worker_changed()
     if code is not None:
