@@ -151,10 +151,11 @@ async def _serve(session: WorkerSession, services: Services) -> None:
         code, reason = _violation(services, exc), exc.reason
         log.warning("worker %s broke the protocol: %s", session.id, reason)
     finally:
+        ended = utcnow()
         current = services.hub.detach(session)
         services.dispatcher.worker_lost(session)
         services.metrics.workers_connected.set(len(services.hub.sessions()))
-        await asyncio.to_thread(services.store.disconnected, session, current=current)
+        await asyncio.to_thread(services.store.disconnected, session, ended, current=current)
         await services.recorder.worker_lost(session.id)
         await services.cameras.worker_changed()
     if code is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
@@ -26,9 +26,9 @@ class WorkerStore:
             _copy_facts(record, worker)
             record.offline_since = None
 
-    def disconnected(self, worker: WorkerSession, *, current: bool) -> None:
+    def disconnected(self, worker: WorkerSession, at: datetime, *, current: bool) -> None:
         """Add the connection's jobs to the totals; unless a newer connection took its place
-        (``current`` False), also record when it was last heard from and that it is offline."""
+        (``current`` False), also record when it was last heard from and that it went offline ``at``."""
         with self._sessions.begin() as db:
             record = db.get(WorkerRecord, worker.id)
             if record is None:
@@ -37,7 +37,7 @@ class WorkerStore:
             record.jobs_failed += worker.jobs_failed
             if current:
                 _copy_facts(record, worker)
-                record.offline_since = utcnow()
+                record.offline_since = at
 
     def all_offline(self) -> None:
         """At start-up: connections the last run did not see end are over; they ended by the
