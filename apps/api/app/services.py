@@ -21,6 +21,7 @@ from .jobs import Dispatcher
 from .metrics import Metrics
 from .people import People
 from .recognition import Recognition
+from .stopping import Stopping
 from .workers.hub import WorkerHub
 from .workers.store import WorkerStore
 
@@ -44,6 +45,8 @@ class Services:
     feed: EventFeed
     recorder: EventRecorder
     retention: EventRetention
+    stopping: Stopping
+    """Set when the server begins to shut down: endless responses end through `stopping.cut`."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -87,6 +90,7 @@ class Services:
             feed=feed,
             recorder=recorder,
             retention=EventRetention(events, settings.event_retention_days),
+            stopping=Stopping(),
         )
 
     async def start(self) -> None:
