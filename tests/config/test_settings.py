@@ -11,6 +11,8 @@ import pytest
 from dotenv import dotenv_values
 from harness import API_DIR, PYTHON, REPO, WORKER_DIR, _base_env
 
+KEY, TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+
 
 def _settings_fields(path: Path, class_name: str, module_name: str) -> set[str]:
     # Loaded by path: both apps call their package `app`, so they cannot share one import.
@@ -39,6 +41,21 @@ def test_env_example_documents_every_setting_and_nothing_else():
             "API_KEY looks like a placeholder",
         ),
         (API_DIR, {"API_KEY": "k" * 20, "WORKER_TOKEN": "t" * 20, "API_PORT": "http"}, "API_PORT"),
+        (
+            API_DIR,
+            {"API_KEY": KEY, "WORKER_TOKEN": TOKEN, "MAX_UPLOAD_MB": "32"},
+            "MAX_UPLOAD_MB: must be at most 31",
+        ),
+        (
+            API_DIR,
+            {"API_KEY": KEY, "WORKER_TOKEN": TOKEN, "MAX_IMAGE_PIXELS": "100000001"},
+            "MAX_IMAGE_PIXELS: must be at most 100,000,000",
+        ),
+        (
+            WORKER_DIR,
+            {"WORKER_TOKEN": TOKEN, "MAX_IMAGE_PIXELS": "200000000"},
+            "MAX_IMAGE_PIXELS: must be at most",
+        ),
         (WORKER_DIR, {"WORKER_TOKEN": ""}, "WORKER_TOKEN is not set"),
         (WORKER_DIR, {"WORKER_TOKEN": "t" * 20, "API_URL": "ftp://x"}, "API_URL must start with"),
     ],

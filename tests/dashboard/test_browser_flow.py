@@ -107,17 +107,24 @@ def test_a_first_day_with_the_dashboard(browsing: Browsing, system: Api, sample_
     assert page.get_attribute("svg.overlay", "viewBox") == "0 0 640 360"
     b.shot("07-event-detail")
 
-    # An unknown face, given to a new person in one step.
+    # An unknown face, given to a new person in one step: the event names him from then on.
     b.go("#/unknown")
     page.wait_for_selector(".pick-tile img")
+    event_id = page.locator(".pick-tile").first.get_attribute("data-event")
     page.locator(".pick-tile input.pick").first.check()
     page.check("#mode-new")
     page.fill("#target-new", "Joe Biden")
     page.click("button:has-text('Add 1 face')")
-    page.wait_for_selector("text=1 of 1 face added to Joe Biden.", timeout=60_000)
+    page.wait_for_selector("text=1 face added to Joe Biden.", timeout=60_000)
+    page.wait_for_selector(f".pick-tile.done[data-event='{event_id}'] >> text=added to Joe Biden")
     b.shot("08-unknown-assigned")
     biden = system.http.get("/api/persons", params={"q": "Biden"}).json()["items"]
     assert [p["face_count"] for p in biden] == [1]
+    b.go("#/events")
+    page.wait_for_selector(f"li[data-event='{event_id}'] .who >> text=Joe Biden")
+    b.go("#/unknown")
+    page.wait_for_selector(".pick-grid, .empty")
+    assert page.locator(f".pick-tile[data-event='{event_id}']").count() == 0
 
     # Try a photo: both faces boxed and named, with candidates.
     b.go("#/try")

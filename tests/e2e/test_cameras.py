@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 from harness import REPO, Api, free_port, wait_until
 from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
-from video_fixture import build_face_video, read_frames, transcode_h264
+from video_fixture import read_frames, transcode_h264
 
 FAST = {"STALL_TIMEOUT": "3", "CAMERA_OPEN_TIMEOUT": "3"}
 FAILED = ("reconnecting", "error")
-
-
-@pytest.fixture(scope="module")
-def video(sample_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 s at 640x360: Obama's face slides in and out (0.5-3.75 s), then Biden's (4.25-6.75 s)."""
-    return build_face_video(tmp_path_factory.mktemp("video") / "faces.mp4", sample_faces).path
 
 
 @pytest.fixture

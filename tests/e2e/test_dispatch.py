@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import signal
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import cv2
+import numpy as np
 from harness import wait_until
+
+MB = 1024 * 1024
 
 
 def _echo(api, data, delay=0.0, **extra):
@@ -111,3 +118,32 @@ def test_drained_worker_gets_no_jobs_until_resumed(api, make_worker):
     assert api.http.post("/api/workers/d1/resume").json()["status"] == "idle"
     assert _echo(api, 0).json()["worker_id"] == "d1"
     assert api.http.post("/api/workers/ghost/drain").status_code == 404
+
+
+def _png_of_size(photo: bytes, size: int) -> bytes:
+    """``photo`` as a valid PNG of exactly ``size`` bytes: a tEXt chunk after IHDR holds the padding."""
+    png = cv2.imencode(".png", cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR))[1].tobytes()
+    keyword = b"Comment\0"
+    text = keyword + b"x" * (size - len(png) - 12 - len(keyword))
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    return png[:33] + chunk + png[33:]  # 33: signature and IHDR
+
+
+def test_the_largest_upload_allowed_reaches_a_worker_and_no_worker_is_dropped(
+    make_api, make_worker, sample_faces: Path
+):
+    api = make_api(MAX_UPLOAD_MB="31")  # the most the settings accept: one socket message is 32 MB
+    make_worker(api, "big-1")
+    make_worker(api, "big-2")
+    connected = {w["id"]: w["connected_since"] for w in api.workers()}
+    photo = (sample_faces / "obama.jpg").read_bytes()
+
+    largest = api.http.post("/api/detect", files={"file": ("big.png", _png_of_size(photo, 31 * MB))})
+    assert largest.status_code == 200, largest.text
+    assert (largest.json()["width"], len(largest.json()["faces"])) == (910, 1)
+
+    over = api.http.post("/api/detect", files={"file": ("big.png", _png_of_size(photo, 31 * MB + 1))})
+    assert over.status_code == 413 and "31 MB" in over.json()["detail"]
+
+    assert {w["id"]: w["connected_since"] for w in api.workers()} == connected
+    assert "send failed" not in api.log()

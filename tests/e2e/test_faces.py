@@ -133,7 +133,7 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
         ("files", ("notes.txt", b"just some text, no image here")),
         ("files", ("cut.jpg", photos["obama"][:5000])),
         ("files", ("empty.jpg", b"")),
-        ("files", ("huge.jpg", photos["obama"] + b"\0" * (3 * MB))),
+        ("files", ("bomb.png", _png_claiming(100_000, 100_000))),
     ]
     out = api.http.post(f"/api/persons/{person['id']}/faces", files=files).json()
     codes = {r["filename"]: r["code"] for r in out["results"]}
@@ -145,7 +145,7 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
         "notes.txt": "unsupported_type",
         "cut.jpg": "invalid_image",
         "empty.jpg": "invalid_image",
-        "huge.jpg": "too_large",
+        "bomb.png": "too_large",
     }
     assert out["enrolled"] == 1 and out["refused"] == 7
     assert all(r["reason"] for r in out["results"] if r["status"] == "refused")
@@ -153,6 +153,76 @@ def test_enrollment_gives_a_result_per_file_and_one_bad_file_blocks_nothing(api,
     assert [f["source_name"] for f in faces] == ["good.jpg"]
     crop = api.http.get(faces[0]["crop_url"])
     assert crop.headers["content-type"] == "image/jpeg" and _image(crop.content).shape[0] > 50
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+MULTIPART = {"content-type": "multipart/form-data; boundary=x"}
+
+
+def _part(name: str, filename: str, data: bytes) -> bytes:
+    head = f'--x\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'
+    return head.encode() + data + b"\r\n"
+
+
+class LongBody:
+    """A multipart body of 100 MB, far over any limit here: ``before``, then one part that goes on.
+
+    ``sent`` counts what the client handed to its socket: a server that stops reading stops it
+    (give or take what the socket buffers hold).
+    """
+
+    def __init__(self, before: bytes, name: str, filename: str) -> None:
+        self.head = before + _part(name, filename, b"")[:-2]
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        for _ in range(1600):
+            self.sent += 64 * 1024
+            yield b"\0" * (64 * 1024)
+
+
+def _post_long(api: Api, url: str, body: LongBody) -> httpx.Response:
+    response = api.http.post(url, content=body, headers=MULTIPART)
+    # The whole body limit is 40 MB (2 MB x ENROLL_MAX_FILES): the server refused long before.
+    assert body.sent < 20 * MB, f"the client sent {body.sent / MB:.0f} MB before the answer"
+    return response
+
+
+def test_enrollment_stops_reading_at_the_first_photo_over_the_limit_and_enrolls_nothing(api, photos):
+    person = api.http.post("/api/persons", json={"name": "Streamed"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    response = _post_long(
+        api, url, LongBody(_part("files", "good.jpg", photos["obama3"]), "files", "huge.jpg")
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "'huge.jpg' is larger than 2 MB (MAX_UPLOAD_MB); nothing was enrolled",
+        "code": "too_large",
+    }
+    assert api.http.get(url).json() == []
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+def test_enrollment_refuses_before_reading_the_body(api, photos):
+    nobody = _post_long(api, "/api/persons/999999/faces", LongBody(b"", "files", "a.jpg"))
+    assert nobody.status_code == 404 and nobody.json()["code"] == "not_found"
+    person = api.http.post("/api/persons", json={"name": "Bounded"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    many = b"".join(_part("files", f"{i}.jpg", b"x") for i in range(20))  # ENROLL_MAX_FILES is 20
+    cases = {
+        "more than 20 files sent": LongBody(many, "files", "21.jpg"),
+        "unexpected form field 'file'": LongBody(b"", "file", "a.jpg"),
+    }
+    for words, body in cases.items():
+        response = _post_long(api, url, body)
+        assert response.status_code == 422 and words in response.json()["detail"], response.text
+    text = b'--x\r\nContent-Disposition: form-data; name="files"\r\n\r\nhello\r\n--x--\r\n'
+    assert "must hold files" in api.http.post(url, content=text, headers=MULTIPART).json()["detail"]
+    assert "no photos" in api.http.post(url, content=b"--x--\r\n", headers=MULTIPART).json()["detail"]
+    cut = _part("files", "a.jpg", photos["obama3"])
+    assert "ends before" in api.http.post(url, content=cut, headers=MULTIPART).json()["detail"]
+    assert api.http.get(url).json() == []
     api.http.delete(f"/api/persons/{person['id']}")
 
 
@@ -190,9 +260,15 @@ def test_bad_images_get_precise_errors_and_the_worker_survives(system, data, sta
     assert api.online()["face-worker"]["pid"] == worker.pid
 
 
-def test_truncated_photo_is_refused(api, photos):
+def test_truncated_photo_is_refused(system, photos):
+    api, worker = system
     response = _recognize(api, photos["obama"][: len(photos["obama"]) // 2])
     assert response.status_code == 422 and response.json()["code"] == "invalid_image"
+    # Cut, then given an end-of-image marker: OpenCV alone would find a face in the half-grey picture.
+    response = _recognize(api, photos["obama"][:100_000] + b"\xff\xd9")
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_image" and "truncated JPEG" in response.json()["detail"]
+    assert api.online()["face-worker"]["pid"] == worker.pid
 
 
 def test_oversize_upload_is_refused_before_it_is_read(api):
@@ -209,6 +285,28 @@ def test_oversize_upload_is_refused_before_it_is_read(api):
         "/api/recognize", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
     )
     assert streamed.status_code == 413 and "MAX_UPLOAD_MB" in streamed.json()["detail"]
+
+
+def test_every_error_answer_has_a_detail_and_a_code(api, photos):
+    def chunked() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        for _ in range(100):
+            yield b"\0" * (64 * 1024)
+
+    answers = {
+        "unauthorized": httpx.get(api.url + "/api/persons"),
+        "not_found": api.http.get("/api/persons/999999"),
+        "invalid_request": api.http.post("/api/persons", json={"name": 5}),
+        "too_large": api.http.post(
+            "/api/recognize", content=chunked(), headers={"content-type": "multipart/form-data; boundary=x"}
+        ),
+        "unsupported_type": _recognize(api, b"GIF89a" + b"\0" * 100),
+        "invalid_image": _recognize(api, b""),
+    }
+    for code, response in answers.items():
+        assert response.status_code >= 400 and set(response.json()) == {"detail", "code"}, response.text
+        assert response.json()["code"] == code and response.json()["detail"], response.text
+    assert api.http.get("/api/nowhere").json() == {"detail": "Not Found", "code": "not_found"}
 
 
 def test_deleted_person_is_not_recognized_by_the_next_request(api, photos, obama):
@@ -252,10 +350,40 @@ def test_people_crud_search_and_paging(api):
         assert api.http.delete(f"/api/persons/{person['id']}").status_code == 204
 
 
+def test_names_and_searches_refuse_blank_text_and_control_characters(api):
+    for name in ("", "   ", "\t\n", "Ada\x00Lovelace", "Ada\nLovelace", "\x7f"):
+        refused = api.http.post("/api/persons", json={"name": name})
+        assert refused.status_code == 422, repr(name)
+        body = refused.json()
+        assert body["code"] == "invalid_request" and body["detail"][0]["loc"] == ["body", "name"]
+    assert api.http.post("/api/persons", json={"name": "Ada", "external_id": "x\x00"}).status_code == 422
+    person = api.http.post("/api/persons", json={"name": "  Ada Lovelace  "}).json()
+    assert person["name"] == "Ada Lovelace"
+    assert api.http.patch(f"/api/persons/{person['id']}", json={"name": " "}).status_code == 422
+    assert api.http.patch(f"/api/persons/{person['id']}", json={"name": "A\x00"}).status_code == 422
+    search = api.http.get("/api/persons", params={"q": "\x00"})
+    assert search.status_code == 422 and "control characters" in search.json()["detail"][0]["msg"]
+    assert api.http.get("/api/persons", params={"q": "ada lo"}).json()["total"] == 1
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+def test_a_file_field_sent_twice_is_refused(api, photos):
+    twice = [("file", ("a.jpg", photos["obama"])), ("file", ("b.jpg", photos["biden"]))]
+    for route in ("/api/recognize", "/api/detect"):
+        response = api.http.post(route, files=twice)
+        assert response.status_code == 422, route
+        assert response.json() == {"detail": "send one file in 'file', not 2", "code": "invalid_request"}
+    files = [("file1", ("a.jpg", photos["obama"])), ("file1", ("b.jpg", photos["biden"]))]
+    files.append(("file2", ("c.jpg", photos["obama3"])))
+    response = api.http.post("/api/verify", files=files)
+    assert response.status_code == 422 and "'file1'" in response.json()["detail"]
+
+
 def test_no_worker_means_503(make_api, photos):
     lonely = make_api()
     response = _recognize(lonely, photos["obama"])
     assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json()["code"] == "unavailable"
 
 
 def test_a_crash_in_the_face_engine_fails_one_job_and_the_worker_stays(system, photos):

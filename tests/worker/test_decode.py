@@ -60,10 +60,28 @@ def test_zero_bytes_is_refused_as_empty():
 )
 def test_truncated_jpeg_is_refused(read_sample: ReadSample, keep: Callable[[int], int]):
     data = read_sample("obama.jpg")
-    # OpenCV 5.1 decodes nothing from a truncated JPEG, even one missing just its EOI
-    # marker, so no half-grey image ever reaches the detector.
+    # A JPEG that simply stops: OpenCV 5.1 itself decodes nothing.
     with pytest.raises(UnreadableImage, match="corrupt or truncated JPEG"):
         decode_image(data[: keep(len(data))])
+
+
+@pytest.mark.parametrize("progressive", [0, 1], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("keep", [0.36, 0.5, 0.99], ids=["36-percent", "half", "99-percent"])
+def test_a_cut_jpeg_with_an_end_marker_appended_is_refused(photo: np.ndarray, keep: float, progressive: int):
+    data = encode(".jpg", photo, cv2.IMWRITE_JPEG_PROGRESSIVE, progressive)
+    cut = data[: int(len(data) * keep)] + b"\xff\xd9"
+    # OpenCV alone decodes this to a picture whose missing part is grey...
+    assert cv2.imdecode(np.frombuffer(cut, np.uint8), cv2.IMREAD_COLOR) is not None
+    # ...so the worker asks libjpeg-turbo, which says the image data ended early.
+    with pytest.raises(UnreadableImage, match="truncated JPEG data: the image data ends early") as caught:
+        decode_image(cut)
+    assert caught.value.code == "invalid_image" and "premature end" in caught.value.reason
+
+
+def test_a_harmless_libjpeg_warning_is_not_a_refusal(read_sample: ReadSample):
+    data = read_sample("obama.jpg")
+    padded = data[:-2] + b"\x00\x00\xff\xd9"  # "extraneous bytes before marker 0xd9", as some cameras write
+    assert decode_image(padded).shape == decode_image(data).shape
 
 
 @pytest.mark.parametrize("ext", [".png", ".webp", ".bmp", ".tiff"])
@@ -80,9 +98,15 @@ def test_random_bytes_are_an_unsupported_type():
     assert caught.value.code == "unsupported_type"
 
 
-def test_text_file_is_an_unsupported_type():
+@pytest.mark.parametrize(
+    "text",
+    [b"name,age\nalice,31\nbob,27\n" * 20, b"BMW is a car, not a bitmap\n" * 20],
+    ids=["csv", "bm-text"],
+)
+def test_text_file_is_an_unsupported_type(text: bytes):
+    # "BM" alone does not make a bitmap: the worker tells types apart as the API's gate does.
     with pytest.raises(UnsupportedImageType):
-        decode_image(b"name,age\nalice,31\nbob,27\n" * 20)
+        decode_image(text)
 
 
 def test_a_type_opencv_could_read_is_still_refused(photo: np.ndarray):

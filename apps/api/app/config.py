@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facegrid_common.settings import LogLevel, OptionalPath
+from facegrid_common.settings import LogLevel, MaxImagePixels, OptionalPath
+from facegrid_protocol import MAX_MESSAGE_BYTES
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+MB = 1024 * 1024
+
+JOB_HEADER_ROOM = 64 * 1024
+"""Room a job's JSON header needs beside its image in one socket message (it takes ~200 bytes)."""
+MAX_UPLOAD_MB_CEILING = (MAX_MESSAGE_BYTES - JOB_HEADER_ROOM) // MB
+"""An image travels to a worker in one message of at most MAX_MESSAGE_BYTES: 31 MB fits."""
 
 # Whole words people leave in config files; long enough that a random secret never spells one.
 _PLACEHOLDERS = ("changeme", "change-me", "change_me", "password", "example", "placeholder", "replace")
@@ -50,14 +57,14 @@ class Settings(BaseSettings):
     job_timeout: float = Field(30.0, gt=0, description="Seconds a request waits for its job.")
     job_queue_size: int = Field(100, ge=1, description="Jobs waiting for a free worker before 503.")
     job_max_attempts: int = Field(3, ge=1, description="Tries of a job whose worker disconnects mid-job.")
-    max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest image file accepted, in MB.")
-    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height accepted.")
+    max_upload_mb: int = Field(20, ge=1, description="Largest image file accepted, in MB.")
+    max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height accepted.")
     match_threshold: float = Field(0.6, gt=0, le=2, description="Default distance below which faces match.")
     enroll_min_face_size: int = Field(40, ge=1, description="Smallest face side, in px, to enroll.")
     enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")
     event_retention_days: float = Field(30, ge=0, description="Delete events older than this; 0 keeps all.")
     event_merge_seconds: float = Field(
-        10, ge=0, description="A person back on a camera within this continues the same event."
+        10, ge=0, description="A face back on a camera within this continues its event; then it ends."
     )
 
     @model_validator(mode="after")
@@ -68,11 +75,26 @@ class Settings(BaseSettings):
             raise ValueError("HEARTBEAT_TIMEOUT must be longer than HEARTBEAT_INTERVAL")
         return self
 
+    @field_validator("max_upload_mb")
+    @classmethod
+    def _fits_one_message(cls, value: int) -> int:
+        """A larger file could never reach a worker: refuse it here rather than on every upload."""
+        if value > MAX_UPLOAD_MB_CEILING:
+            raise ValueError(
+                f"must be at most {MAX_UPLOAD_MB_CEILING} ({value} given): an image goes to a worker in one "
+                f"socket message of at most {MAX_MESSAGE_BYTES // MB} MB (the protocol's MAX_MESSAGE_BYTES)"
+            )
+        return value
+
     @field_validator("data_dir")
     @classmethod
     def _from_repo_root(cls, value: Path) -> Path:
         """A relative DATA_DIR is read from the repo root, where .env lives, not the API's folder."""
         return value if value.is_absolute() else REPO_ROOT / value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MB
 
     @property
     def db_url(self) -> str:

@@ -12,9 +12,10 @@ this reads only the few header bytes each format needs, with the standard librar
   the scan data, a PNG whose chunks stop before IEND, a WebP or BMP shorter than its
   header says. The worker's decoder refuses the rest.
 
-The worker cannot import this module (both apps name their package ``app``) and does
-not copy it: it asks OpenCV to refuse oversized headers instead (``app.vision.decode``),
-as a second line behind this one. Errors carry the same ``code`` values on both sides.
+Which bytes are which type is one definition both apps share
+(:func:`facegrid_common.images.sniff_type`); the worker's decoder is the second line behind
+this one (OpenCV refuses oversized headers there). Errors carry the same ``code`` values on
+both sides.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-ACCEPTED_TYPES = ("JPEG", "PNG", "WebP", "BMP", "TIFF")
-_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+from facegrid_common.images import ACCEPTED_TYPES, sniff_type
+
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RST0-7 carry no length
 _PNG_MAX_SIDE = 2**31 - 1
@@ -114,22 +115,6 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     if width * height > max_pixels:
         raise TooManyPixels(width, height, max_pixels)
     return ImageInfo(kind, width, height)
-
-
-def sniff_type(data: bytes) -> str | None:
-    """The accepted type whose magic bytes ``data`` starts with, or ``None``."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    # "BM" alone is too weak a signature (plain text can start with it): require a known DIB header.
-    if data[:2] == b"BM" and len(data) >= 18 and struct.unpack_from("<I", data, 14)[0] in _BMP_HEADER_SIZES:
-        return "BMP"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    return None
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:

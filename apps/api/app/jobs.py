@@ -1,9 +1,12 @@
 """Job dispatch: request/response over the worker socket.
 
-A job waits in one FIFO queue until a worker that can run its kind has a free
-slot; the least-loaded such worker gets it. A job whose worker disconnects (or
-hands it back while stopping) goes back to the head of the queue, up to
-``max_attempts`` tries. A request only ever waits up to its timeout.
+A job is encoded into its socket message once, when it is submitted: one that
+would not fit in a message fails at once (:class:`JobTooLarge`), before any worker
+is chosen, so an oversized job never costs a worker its connection. It then waits
+in one FIFO queue until a worker that can run its kind has a free slot; the
+least-loaded such worker gets it. A job whose worker disconnects (or hands it back
+while stopping) goes back to the head of the queue, up to ``max_attempts`` tries.
+A request only ever waits up to its timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from facegrid_protocol import CancelJob, Job, JobRelease, JobResult
+from facegrid_protocol import CancelJob, Job, JobRelease, JobResult, MessageTooLarge, encode
 
 from .metrics import Metrics
 from .workers.hub import WorkerHub
@@ -27,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class DispatchError(Exception):
-    """Root of the ways a job can end without a result."""
+    """Root of the ways a job can end without a result; ``code`` names the way for programs."""
+
+    code = "unavailable"
 
 
 class NoWorkerAvailable(DispatchError):
@@ -41,6 +46,8 @@ class QueueFull(DispatchError):
 
 
 class JobTimeout(DispatchError):
+    code = "timeout"
+
     def __init__(self, kind: str, timeout: float) -> None:
         super().__init__(f"'{kind}' job got no answer within {timeout:g} s")
 
@@ -59,6 +66,17 @@ class JobFailed(DispatchError):
         self.message = message
 
 
+class JobTooLarge(JobFailed):
+    """The job with its payload would not fit in one socket message: no worker ever sees it."""
+
+    def __init__(self, error: MessageTooLarge) -> None:
+        super().__init__(
+            "too_large",
+            f"the job is {error.size:,} bytes with its image, over the {error.limit:,}-byte limit "
+            "of one message to a worker",
+        )
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     result: dict[str, Any]
@@ -68,12 +86,11 @@ class JobOutcome:
 
 @dataclass(eq=False)
 class PendingJob:
+    job_id: str
     kind: str
-    params: dict[str, Any]
-    payload: bytes | None
-    timeout: float
+    frame: str | bytes
+    """The `job` message with its payload, encoded once and sent as is on every attempt."""
     future: asyncio.Future[JobOutcome]
-    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     attempts: int = 0
     submitted: float = field(default_factory=time.monotonic)
 
@@ -92,17 +109,28 @@ class Dispatcher:
     def queued(self) -> int:
         return len(self._queue)
 
+    def capacity(self, kind: str) -> int:
+        """Job slots, busy or free, of the workers taking ``kind`` jobs: more at once only queue."""
+        ready = (s for s in self._hub.sessions() if not s.draining)
+        return sum(s.info.capabilities.max_jobs for s in ready if kind in s.info.capabilities.job_types)
+
     async def run(
         self, kind: str, params: dict[str, Any], payload: bytes | None = None, *, timeout: float
     ) -> JobOutcome:
         """Run one job on some worker and return its answer, or raise a :class:`DispatchError`."""
+        job_id = uuid.uuid4().hex
+        try:
+            frame = encode(Job(job_id=job_id, kind=kind, params=params, timeout=timeout), payload)
+        except MessageTooLarge as exc:
+            self._metrics.jobs.labels(kind, "too_large").inc()
+            raise JobTooLarge(exc) from None
         if not self._hub.can_serve(kind):
             self._metrics.jobs.labels(kind, "no_worker").inc()
             raise NoWorkerAvailable(kind)
         if len(self._queue) >= self._queue_size:
             self._metrics.jobs.labels(kind, "queue_full").inc()
             raise QueueFull(len(self._queue))
-        job = PendingJob(kind, params, payload, timeout, asyncio.get_running_loop().create_future())
+        job = PendingJob(job_id, kind, frame, asyncio.get_running_loop().create_future())
         self._queue.append(job)
         self._pump()
         try:
@@ -182,19 +210,18 @@ class Dispatcher:
             self._assigned += 1
             worker.last_assigned = self._assigned
             worker.in_flight[job.job_id] = job
-            message = Job(job_id=job.job_id, kind=job.kind, params=job.params, timeout=job.timeout)
-            self._spawn(self._send(worker, message, job.payload))
+            self._spawn(self._send(worker, job))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _send(self, worker: WorkerSession, message: Job, payload: bytes | None) -> None:
+    async def _send(self, worker: WorkerSession, job: PendingJob) -> None:
         try:
-            await worker.send(message, payload)
-        except Exception as exc:  # the socket handler sees the disconnect and re-queues
-            log.warning("could not send job %s to %s: %r", message.job_id, worker.id, exc)
+            await worker.send_frame(job.frame, "job")
+        except Exception as exc:  # a socket error: the handler sees the disconnect and re-queues
+            log.warning("could not send job %s to %s: %r", job.job_id, worker.id, exc)
             worker.expire(f"send failed: {exc}")
 
     def _abandon(self, job: PendingJob) -> None:

@@ -118,3 +118,7 @@ class Event(Base):
     frame_height: Mapped[int | None] = mapped_column(Integer)
     samples: Mapped[int] = mapped_column(Integer, default=1)
     ended: Mapped[bool] = mapped_column(default=False)
+    embedding: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the best sample's descriptor (128 float32), to enroll it without a worker"
+    )
+    quality: Mapped[dict[str, float] | None] = mapped_column(JSON, doc="the best sample's quality")

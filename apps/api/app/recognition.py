@@ -16,7 +16,7 @@ import numpy as np
 from .config import Settings
 from .gallery import Candidate
 from .images import ImageError, inspect_image
-from .jobs import Dispatcher, JobFailed
+from .jobs import Dispatcher
 from .people import NewFace, People
 
 
@@ -60,8 +60,7 @@ class Recognition:
 
     def check_image(self, data: bytes) -> None:
         """Refuse by content before any worker sees it: type, size, claimed pixel count."""
-        limit = self._settings.max_upload_mb * 1024 * 1024
-        if len(data) > limit:
+        if len(data) > self._settings.max_upload_bytes:
             raise ImageRejected(413, "too_large", f"file is larger than {self._settings.max_upload_mb} MB")
         try:
             inspect_image(data, max_pixels=self._settings.max_image_pixels)
@@ -71,15 +70,10 @@ class Recognition:
     async def analyze(
         self, data: bytes, *, embed: bool, crops: bool = False, min_face_size: int = 0
     ) -> Analysis:
+        """Raise ImageRejected for what the API refuses itself, JobFailed for what the worker refused."""
         self.check_image(data)
         params = {"embed": embed, "crops": crops, "min_face_size": min_face_size}
-        try:
-            outcome = await self._dispatcher.run("analyze", params, data, timeout=self._settings.job_timeout)
-        except JobFailed as exc:
-            status = {"too_large": 413, "unsupported_type": 415}.get(exc.code, 422)
-            if exc.code in ("internal", "unsupported"):
-                raise
-            raise ImageRejected(status, exc.code, exc.message) from None
+        outcome = await self._dispatcher.run("analyze", params, data, timeout=self._settings.job_timeout)
         payload = outcome.payload or b""
         faces = []
         for face in outcome.result["faces"]:

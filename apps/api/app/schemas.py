@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
+from .routes.params import MAX_ROW_ID
 from .workers.session import WorkerStatus
+
+
+def _no_control_characters(value: str | None) -> str | None:
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters such as NUL or a line break"
+        )
+    return value
+
+
+NoControlCharacters = AfterValidator(_no_control_characters)
+"""Refuses NUL, line breaks and the like: they have no place in a name, and NUL truncates
+strings in SQLite's LIKE (a search for it matched everyone)."""
+
+PersonText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControlCharacters
+]
+"""A person's name or external id: trimmed, not blank, printable."""
 
 
 class WorkerOut(BaseModel):
@@ -39,10 +60,41 @@ class EchoOut(BaseModel):
     worker_id: str
 
 
+class ErrorOut(BaseModel):
+    """Every error answer's body (see ``app.errors``)."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="What happened; for a request that fails validation, what each field got wrong"
+    )
+    code: str = Field(
+        description="For programs: unauthorized, not_found, too_large, unsupported_type, invalid_image, "
+        "invalid_request, unavailable, timeout, ..."
+    )
+
+
 # --- people and faces ------------------------------------------------------
 
 _BOX: dict[str, Any] = {"x": 373, "y": 140, "width": 266, "height": 265}
 _QUALITY: dict[str, Any] = {"size": 265, "sharpness": 1312.9, "visible": 1.0, "score": 1.0}
+_FACE: dict[str, Any] = {
+    "id": 7,
+    "person_id": 1,
+    "box": _BOX,
+    "quality": _QUALITY,
+    "source_name": "ada1.jpg",
+    "created_at": "2026-12-03T10:00:00Z",
+    "crop_url": "/api/faces/7/crop.jpg",
+}
+_PERSON: dict[str, Any] = {
+    "id": 1,
+    "name": "Ada Lovelace",
+    "external_id": "emp-42",
+    "metadata": {"team": "analytics"},
+    "face_count": 2,
+    "created_at": "2026-12-03T10:00:00Z",
+    "updated_at": "2026-12-03T10:05:00Z",
+    "last_seen": {"camera_id": 3, "camera_name": "Front door", "at": "2026-12-04T08:12:40Z", "event_id": 120},
+}
 _MATCH: dict[str, Any] = {
     "person_id": 1,
     "name": "Ada Lovelace",
@@ -67,17 +119,19 @@ class QualityOut(BaseModel):
 
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    external_id: str | None = Field(None, min_length=1, max_length=200, description="Your own id, unique")
+    name: PersonText
+    external_id: PersonText | None = Field(None, description="Your own id, unique")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     model_config = {"json_schema_extra": {"examples": [{"name": "Ada Lovelace", "external_id": "emp-42"}]}}
 
 
 class PersonPatch(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    external_id: str | None = Field(None, min_length=1, max_length=200)
+    name: PersonText | None = None
+    external_id: PersonText | None = None
     metadata: dict[str, Any] | None = None
+
+    model_config = {"json_schema_extra": {"examples": [{"name": "Ada King", "metadata": {"team": "rd"}}]}}
 
 
 class PersonOut(BaseModel):
@@ -90,12 +144,20 @@ class PersonOut(BaseModel):
     updated_at: datetime
     last_seen: LastSeen | None = Field(None, description="Latest sighting by a camera (single-person views)")
 
+    model_config = {"json_schema_extra": {"examples": [_PERSON]}}
+
 
 class PersonPage(BaseModel):
     items: list[PersonOut]
     total: int
     limit: int
     offset: int
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"items": [{**_PERSON, "last_seen": None}], "total": 1, "limit": 50, "offset": 0}]
+        }
+    }
 
 
 class FaceOut(BaseModel):
@@ -106,6 +168,8 @@ class FaceOut(BaseModel):
     source_name: str
     created_at: datetime
     crop_url: str
+
+    model_config = {"json_schema_extra": {"examples": [_FACE]}}
 
 
 class EnrollItem(BaseModel):
@@ -128,19 +192,7 @@ class EnrollOut(BaseModel):
                     "enrolled": 1,
                     "refused": 1,
                     "results": [
-                        {
-                            "filename": "ada1.jpg",
-                            "status": "enrolled",
-                            "face": {
-                                "id": 7,
-                                "person_id": 1,
-                                "box": _BOX,
-                                "quality": _QUALITY,
-                                "source_name": "ada1.jpg",
-                                "created_at": "2026-12-03T10:00:00Z",
-                                "crop_url": "/api/faces/7/crop.jpg",
-                            },
-                        },
+                        {"filename": "ada1.jpg", "status": "enrolled", "face": _FACE},
                         {
                             "filename": "party.jpg",
                             "status": "refused",
@@ -234,6 +286,24 @@ class DetectOut(BaseModel):
     width: int
     height: int
     faces: list[DetectedFaceOut]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "width": 1434,
+                    "height": 2333,
+                    "faces": [
+                        {
+                            "box": _BOX,
+                            "landmarks": [[569, 215], [527, 216], [422, 217], [464, 216], [495, 295]],
+                            "quality": _QUALITY,
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
 # --- cameras -----------------------------------------------------------------
@@ -330,6 +400,37 @@ class EventPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class AssignIn(BaseModel):
+    """Events whose faces show one person, and who: an enrolled person, or a new one by name."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [{"event_ids": [12, 15], "name": "Ada Lovelace"}, {"event_ids": [12], "person_id": 1}]
+        },
+    }
+
+    event_ids: list[int] = Field(min_length=1, max_length=100, description="Unknown-face events, distinct")
+    person_id: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="An enrolled person...")
+    name: str | None = Field(None, min_length=1, max_length=200, description="...or a new person's name")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AssignIn:
+        if (self.person_id is None) == (self.name is None):
+            raise ValueError("give either person_id (an enrolled person) or name (a new person), not both")
+        if len(set(self.event_ids)) != len(self.event_ids):
+            raise ValueError("event_ids must be distinct")
+        if not all(1 <= i <= MAX_ROW_ID for i in self.event_ids):
+            raise ValueError(f"event ids are from 1 to {MAX_ROW_ID}")
+        return self
+
+
+class AssignOut(BaseModel):
+    person: PersonOut
+    faces: list[FaceOut] = Field(description="The faces enrolled: each event's best face")
+    events: list[EventOut] = Field(description="The events, now naming the person")
 
 
 class LastSeen(BaseModel):

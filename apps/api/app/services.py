@@ -12,6 +12,7 @@ from .cameras.live import LiveRelay
 from .cameras.store import CameraStore
 from .cameras.supervisor import CameraSupervisor
 from .config import Settings
+from .events.assign import EventAssigner
 from .events.feed import EventFeed
 from .events.recorder import EventRecorder
 from .events.retention import EventRetention
@@ -44,6 +45,7 @@ class Services:
     events: EventStore
     feed: EventFeed
     recorder: EventRecorder
+    assigner: EventAssigner
     retention: EventRetention
     stopping: Stopping
     """Set when the server begins to shut down: endless responses end through `stopping.cut`."""
@@ -89,6 +91,7 @@ class Services:
             events=events,
             feed=feed,
             recorder=recorder,
+            assigner=EventAssigner(people, events, recorder),
             retention=EventRetention(events, settings.event_retention_days),
             stopping=Stopping(),
         )
@@ -98,6 +101,7 @@ class Services:
         self.store.all_offline()
         faces = self.people.load_gallery()
         await self.cameras.load()
+        await self.recorder.start()
         self.hub.start()
         self.retention.start()
         log.info("API ready; data in %s; %d enrolled faces", self.settings.data_dir.resolve(), faces)
@@ -105,4 +109,5 @@ class Services:
     async def stop(self) -> None:
         await self.retention.stop()
         await self.hub.stop()
+        await self.recorder.stop()
         self.engine.dispose()

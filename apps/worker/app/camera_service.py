@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 StateName = Literal["starting", "streaming", "reconnecting", "error", "stopped"]
 
-OUTBOX = 1000
 STATUS_PERIOD = 2.0
 
 _STATES: dict[ReaderState, StateName] = {
@@ -151,7 +150,7 @@ class CameraService:
     # --- what cameras produce ------------------------------------------------------
 
     def _queue(self, camera_id: int, message: Message, payload: bytes | None) -> None:
-        if len(self._outbox) >= OUTBOX:
+        if len(self._outbox) >= self._settings.camera_outbox:
             dropped, _ = self._outbox.popleft()
             self._dropped[getattr(dropped, "camera_id", camera_id)] += 1
         self._outbox.append((message, payload))

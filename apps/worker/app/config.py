@@ -9,7 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
-from facegrid_common.settings import LogLevel, OptionalPath
+from facegrid_common.settings import LogLevel, MaxImagePixels, OptionalPath
 from facegrid_protocol import WORKER_PATH
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,9 +48,12 @@ class WorkerSettings(BaseSettings):
         1, ge=0, le=3, description="Detector upsampling; 1 finds faces down to ~40 px."
     )
     detect_max_side: int = Field(960, ge=160, description="Images are shrunk to this longest side to detect.")
-    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest width x height decoded.")
+    max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height decoded.")
     camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
     stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
+    camera_outbox: int = Field(
+        1000, ge=1, le=100_000, description="Track messages kept while disconnected; then the oldest go."
+    )
 
     @field_validator("worker_id", mode="before")
     @classmethod

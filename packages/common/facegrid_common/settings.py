@@ -8,7 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+
+from .images import PIXEL_CEILING
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -26,6 +28,18 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidat
 
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 """A path, where an empty value (`LOG_FILE=`) means none."""
+
+
+def _within_pixel_ceiling(value: int) -> int:
+    if value > PIXEL_CEILING:
+        raise ValueError(
+            f"must be at most {PIXEL_CEILING:,} ({value:,} given): workers refuse to decode larger images"
+        )
+    return value
+
+
+MaxImagePixels = Annotated[int, Field(ge=1), AfterValidator(_within_pixel_ceiling)]
+"""`MAX_IMAGE_PIXELS`, the same rule in both apps: at most the decoder's ceiling."""
 
 
 def load_settings(model: Callable[[], SettingsT], program: str) -> SettingsT:

@@ -1,22 +1,30 @@
-"""Turns the tracks workers report into events: who it is, decided from all of a track's faces.
+"""Turns the tracks workers report into events: one event per appearance, its identity voted by
+all of its samples.
 
 A worker sends a `track_sample` (an embedding, a face crop, a snapshot) for each new
-track and then about once a second per track, and `track_ended` when the face
-leaves. Each sample is matched against the gallery; the track's identity is the
-person most of its samples match within the threshold (ties: the closer one), else
-unknown. The event is created with the first sample, updated as samples come in
-(identity included), and closed when the track ends. Trackers lose faces (fast
-motion, a missed detection): a new track whose face is the same — the same known
-person, or for an unknown face a descriptor within the threshold — on the same camera
-within `merge_gap` seconds continues the same event: one event per appearance, not
-per track fragment.
+track and then about once a second per track, and `track_ended` when the face leaves.
+Trackers lose faces (fast motion, a missed detection, a turned head), so one appearance
+often arrives as several track pieces, and a piece's first samples may be just over the
+match threshold. So a new piece continues an appearance on the same camera that is still
+in view or was last seen within `merge_gap` seconds when its face is within the
+threshold of that appearance's recent faces, known or unknown alike; failing that, when
+both are the same known person. Only otherwise does it start a new event.
+
+The identity is decided from all of the appearance's samples (`identity.decide`), its
+images, box and descriptor follow the best-quality sample of the whole appearance, and
+it ends once `merge_gap` seconds pass with no track continuing it: `ended` turns true
+once and never back. Events still open when the API stopped (or crashed) are ended when
+it starts again: nothing can continue them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
+import math
+from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,70 +33,64 @@ import numpy as np
 from facegrid_protocol import LabelTrack, TrackEnded, TrackSample
 
 from ..cameras.supervisor import CameraSupervisor
+from ..models import Event
 from ..people import People
 from .feed import EventFeed
+from .identity import Vote, decide, vote
 from .store import EventStore
 
 log = logging.getLogger(__name__)
 
 TrackKey = tuple[str, int, str]
+RECENT = 64
+"""Faces kept per track and per appearance to compare new ones with (the latest matter most)."""
 
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
 
+def _recent() -> deque[np.ndarray]:
+    return deque(maxlen=RECENT)
+
+
+def _nearest(faces: deque[np.ndarray], embedding: np.ndarray) -> float:
+    return min((float(np.linalg.norm(e - embedding)) for e in faces), default=math.inf)
+
+
 @dataclass
 class Appearance:
-    """What a new track is compared with to decide whether it continues an event."""
+    """One event while it can still grow: its votes, recent faces, best view and open tracks."""
 
     event_id: int
     camera_id: int
-    first_seen: float
     last_seen: float
+    votes: list[Vote] = field(default_factory=list)
+    faces: deque[np.ndarray] = field(default_factory=_recent)
     person_id: int | None = None
-    embeddings: list[np.ndarray] = field(default_factory=list)
-    samples: int = 0
+    assigned: int | None = None
+    """A person given through the API: outranks the vote."""
+    best_quality: float = -math.inf
+    tracks: int = 0
+    ending: asyncio.Task[None] | None = None
     announced: bool = False
 
-    def same_face(self, person_id: int | None, embedding: np.ndarray, threshold: float) -> bool:
-        if person_id is not None or self.person_id is not None:
-            return person_id == self.person_id
-        return any(np.linalg.norm(e - embedding) <= threshold for e in self.embeddings)
+    def identity(self) -> tuple[int | None, float | None]:
+        if self.assigned is not None:
+            return self.assigned, 0.0  # its own best face is now one of that person's
+        return decide(self.votes)
 
 
 @dataclass
 class OpenTrack:
-    event_id: int
-    camera_id: int
-    first_seen: float
-    last_seen: float
-    matches: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-    nearest: float | None = None
-    best_quality: float = -1.0
-    samples: int = 0
+    appearance: Appearance
+    faces: deque[np.ndarray] = field(default_factory=_recent)
     label: str = ""
-    embeddings: list[np.ndarray] = field(default_factory=list)
 
     def is_someone_else(self, embedding: np.ndarray, threshold: float) -> bool:
         """True when a new face is far from every face seen so far on this track: the tracker
         followed a box across a scene cut or a crossing, and it is another person now."""
-        if not self.embeddings:
-            return False
-        return bool(min(np.linalg.norm(e - embedding) for e in self.embeddings) > threshold)
-
-    def add(self, person_id: int | None, distance: float | None, threshold: float) -> None:
-        self.samples += 1
-        if distance is not None:
-            self.nearest = distance if self.nearest is None else min(self.nearest, distance)
-            if person_id is not None and distance <= threshold:
-                self.matches[person_id].append(distance)
-
-    def identity(self) -> tuple[int | None, float | None]:
-        if not self.matches:
-            return None, self.nearest
-        person = max(self.matches, key=lambda p: (len(self.matches[p]), -float(np.mean(self.matches[p]))))
-        return person, min(self.matches[person])
+        return bool(self.faces) and _nearest(self.faces, embedding) > threshold
 
 
 class EventRecorder:
@@ -109,138 +111,198 @@ class EventRecorder:
         self._threshold = threshold
         self._merge_gap = merge_gap
         self._open: dict[TrackKey, OpenTrack] = {}
-        # By event id, kept for merge_gap after the last sighting.
-        self._appearances: dict[int, Appearance] = {}
+        self._appearances: dict[int, Appearance] = {}  # by event id, until it ends
+        # Samples are applied one at a time, and nothing outside changes an event half-way.
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        ended = await asyncio.to_thread(self._store.end_open)
+        if ended:
+            log.info("ended %d events left open when the API last stopped", ended)
+
+    async def stop(self) -> None:
+        endings = [a.ending for a in self._appearances.values() if a.ending is not None]
+        for task in endings:
+            task.cancel()
+        for task in endings:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def sample(self, worker_id: str, message: TrackSample, payload: bytes) -> None:
+        if self._supervisor.watch(message.camera_id) is None:
+            return  # deleted or disabled since the worker saw it
         key = (worker_id, message.camera_id, message.track_id)
         embedding = np.asarray(message.embedding, np.float32)
         nearest = await asyncio.to_thread(self._people.gallery.search, embedding, 1)
-        person_id = nearest[0].person_id if nearest else None
-        distance = nearest[0].distance if nearest else None
-        track = self._open.get(key)
-        if track is not None and track.is_someone_else(embedding, self._threshold):
-            del self._open[key]
-            await self._close(track, track.last_seen)
-            track = None
-        if track is None:
-            track = await self._open_track(key, message, person_id, distance)
-        track.embeddings.append(embedding)
-        track.add(person_id, distance, self._threshold)
-        track.last_seen = max(track.last_seen, message.at)
-        identity, best = track.identity()
-        changes: dict[str, Any] = {
-            "person_id": identity,
-            "distance": best,
-            "last_seen": _utc(track.last_seen),
-        }
-        quality = float(message.quality.get("score", message.quality.get("size", 0)))
-        if quality > track.best_quality:  # the best view so far: its images and its box, together
-            track.best_quality = quality
-            crop, snapshot = payload[: message.crop_bytes], payload[message.crop_bytes :]
-            await asyncio.to_thread(self._store.save_images, track.event_id, crop, snapshot)
-            changes.update(
-                box=message.box, frame_width=message.frame_width, frame_height=message.frame_height
-            )
-        appearance = self._appearances.setdefault(
-            track.event_id, Appearance(track.event_id, track.camera_id, track.first_seen, track.last_seen)
-        )
-        appearance.person_id, appearance.last_seen = identity, max(appearance.last_seen, track.last_seen)
-        appearance.embeddings.append(embedding)
-        appearance.samples += 1
-        changes["samples"] = appearance.samples
-        created, appearance.announced = not appearance.announced, True
-        await self._save(track, {**changes, "ended": False}, created=created)
+        ballot = vote(nearest[0] if nearest else None, self._threshold)
+        async with self._lock:
+            track = await self._track(key, message, embedding, ballot)
+            identity = await self._apply(track.appearance, message, embedding, ballot, payload)
+            track.faces.append(embedding)
         await self._label(key, track, identity)
 
     async def ended(self, worker_id: str, message: TrackEnded) -> None:
-        track = self._open.pop((worker_id, message.camera_id, message.track_id), None)
-        if track is not None:
-            await self._close(track, max(track.last_seen, message.last_seen))
+        async with self._lock:
+            track = self._open.pop((worker_id, message.camera_id, message.track_id), None)
+            if track is not None:
+                appearance = track.appearance
+                appearance.last_seen = max(appearance.last_seen, message.last_seen)
+                self._release(appearance)
 
     async def worker_lost(self, worker_id: str) -> None:
-        """Its tracks will never end by message: close them now."""
-        for key in [k for k in self._open if k[0] == worker_id]:
-            track = self._open.pop(key)
-            await self._close(track, track.last_seen)
+        """Its tracks will never end by message: end them now (their events may still continue)."""
+        async with self._lock:
+            for key in [k for k in self._open if k[0] == worker_id]:
+                self._release(self._open.pop(key).appearance)
 
     def camera_removed(self, camera_id: int) -> None:
-        """Forget its open tracks: the camera and its events are gone."""
+        """Forget its open tracks and appearances: the camera and its events are gone."""
         for key in [k for k in self._open if k[1] == camera_id]:
             del self._open[key]
         for event_id in [e for e, a in self._appearances.items() if a.camera_id == camera_id]:
-            del self._appearances[event_id]
+            ending = self._appearances.pop(event_id).ending
+            if ending is not None:
+                ending.cancel()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold while changing events' identity from outside: no sample is half-applied meanwhile."""
+        async with self._lock:
+            yield
+
+    def assigned(self, person_id: int, name: str, events: list[Event]) -> None:
+        """These events were given to this person (call inside :meth:`exclusive`): the open ones
+        keep that identity from now on, and every client hears of the change."""
+        for event in events:
+            appearance = self._appearances.get(event.id)
+            if appearance is not None:
+                appearance.assigned = appearance.person_id = person_id
+            self._feed.publish(_notice(event, name, created=False))
 
     # --- internals -----------------------------------------------------------
 
-    async def _open_track(
-        self, key: TrackKey, message: TrackSample, person_id: int | None, distance: float | None
+    async def _track(
+        self, key: TrackKey, message: TrackSample, embedding: np.ndarray, ballot: Vote
     ) -> OpenTrack:
-        known = person_id if distance is not None and distance <= self._threshold else None
-        embedding = np.asarray(message.embedding, np.float32)
-        horizon = message.at - self._merge_gap
-        for event_id in [e for e, a in self._appearances.items() if a.last_seen < horizon]:
-            del self._appearances[event_id]
-        resumed = next(
-            (
-                a
-                for a in self._appearances.values()
-                if a.camera_id == message.camera_id and a.same_face(known, embedding, self._threshold)
-            ),
-            None,
-        )
-        if resumed is not None:
-            track = OpenTrack(resumed.event_id, message.camera_id, resumed.first_seen, message.at)
-            track.best_quality = float("inf")  # keep the images already chosen for this appearance
-        else:
-            event = await asyncio.to_thread(
-                self._store.create,
-                {
-                    "camera_id": message.camera_id,
-                    "person_id": known,
-                    "distance": distance,
-                    "first_seen": _utc(message.at),
-                    "last_seen": _utc(message.at),
-                    "box": message.box,
-                    "frame_width": message.frame_width,
-                    "frame_height": message.frame_height,
-                    "samples": 0,
-                    "ended": False,
-                },
-            )
-            track = OpenTrack(event.id, message.camera_id, message.at, message.at)
-            self._appearances[event.id] = Appearance(
-                event.id, message.camera_id, message.at, message.at, known
-            )
-        self._open[key] = track
+        track = self._open.get(key)
+        if track is not None and track.is_someone_else(embedding, self._threshold):
+            del self._open[key]
+            self._release(track.appearance)
+            track = None
+        if track is None:
+            appearance = self._continued(message, embedding, ballot.person_id)
+            if appearance is None:
+                appearance = await self._new_event(message)
+            appearance.tracks += 1
+            if appearance.ending is not None:
+                appearance.ending.cancel()
+                appearance.ending = None
+            track = self._open[key] = OpenTrack(appearance)
         return track
 
-    async def _close(self, track: OpenTrack, last_seen: float) -> None:
-        """End the track; its event ends too unless another open track continues it."""
-        if not any(t.event_id == track.event_id for t in self._open.values()):
-            await self._save(track, {"ended": True, "last_seen": _utc(last_seen)}, created=False)
+    def _continued(self, message: TrackSample, embedding: np.ndarray, known: int | None) -> Appearance | None:
+        """The appearance a new track piece continues, if any (see the module docstring)."""
+        candidates = [
+            a
+            for a in self._appearances.values()
+            if a.camera_id == message.camera_id and (a.tracks or message.at - a.last_seen <= self._merge_gap)
+        ]
+        distances = {a.event_id: _nearest(a.faces, embedding) for a in candidates}
+        closest = min(candidates, key=lambda a: distances[a.event_id], default=None)
+        if closest is not None and distances[closest.event_id] <= self._threshold:
+            return closest
+        same_person = [a for a in candidates if known is not None and a.person_id == known]
+        return max(same_person, key=lambda a: a.last_seen, default=None)
 
-    async def _save(self, track: OpenTrack, changes: dict[str, Any], *, created: bool) -> None:
-        event = await asyncio.to_thread(self._store.update, track.event_id, changes)
+    async def _new_event(self, message: TrackSample) -> Appearance:
+        event = await asyncio.to_thread(
+            self._store.create,
+            {
+                "camera_id": message.camera_id,
+                "first_seen": _utc(message.at),
+                "last_seen": _utc(message.at),
+                "box": message.box,
+                "frame_width": message.frame_width,
+                "frame_height": message.frame_height,
+                "samples": 0,
+                "ended": False,
+            },
+        )
+        appearance = self._appearances[event.id] = Appearance(event.id, message.camera_id, message.at)
+        return appearance
+
+    async def _apply(
+        self, a: Appearance, message: TrackSample, embedding: np.ndarray, ballot: Vote, payload: bytes
+    ) -> int | None:
+        """Add one sample to its appearance and save what changed; returns the identity."""
+        a.votes.append(ballot)
+        a.faces.append(embedding)
+        a.last_seen = max(a.last_seen, message.at)
+        a.person_id, distance = a.identity()
+        changes: dict[str, Any] = {
+            "person_id": a.person_id,
+            "distance": distance,
+            "last_seen": _utc(a.last_seen),
+            "samples": len(a.votes),
+        }
+        quality = float(message.quality.get("score", message.quality.get("size", 0)))
+        if quality > a.best_quality:  # the best view so far: its images, box and descriptor together
+            a.best_quality = quality
+            crop, snapshot = payload[: message.crop_bytes], payload[message.crop_bytes :]
+            await asyncio.to_thread(self._store.save_images, a.event_id, crop, snapshot)
+            changes.update(
+                box=message.box,
+                frame_width=message.frame_width,
+                frame_height=message.frame_height,
+                embedding=embedding.tobytes(),
+                quality=message.quality,
+            )
+        created, a.announced = not a.announced, True
+        await self._save(a.event_id, changes, created=created)
+        return a.person_id
+
+    def _release(self, appearance: Appearance) -> None:
+        """One of its tracks is gone; with none left, it ends unless continued within merge_gap."""
+        appearance.tracks -= 1
+        if appearance.tracks == 0 and appearance.ending is None:
+            appearance.ending = asyncio.create_task(
+                self._end_later(appearance), name=f"event-{appearance.event_id}-ending"
+            )
+
+    async def _end_later(self, appearance: Appearance) -> None:
+        await asyncio.sleep(self._merge_gap)
+        async with self._lock:
+            if appearance.tracks or self._appearances.get(appearance.event_id) is not appearance:
+                return
+            del self._appearances[appearance.event_id]
+            changes = {"ended": True, "last_seen": _utc(appearance.last_seen)}
+            await self._save(appearance.event_id, changes, created=False)
+
+    async def _save(self, event_id: int, changes: dict[str, Any], *, created: bool) -> None:
+        event = await asyncio.to_thread(self._store.update, event_id, changes)
         if event is None:
             return
         names = await asyncio.to_thread(self._people.names, {event.person_id} if event.person_id else set())
-        self._feed.publish(
-            {
-                "kind": "created" if created else "updated",
-                "event_id": event.id,
-                "camera_id": event.camera_id,
-                "person_id": event.person_id,
-                "name": names.get(event.person_id or -1),
-                "ended": event.ended,
-            }
-        )
+        self._feed.publish(_notice(event, names.get(event.person_id or -1), created=created))
 
     async def _label(self, key: TrackKey, track: OpenTrack, identity: int | None) -> None:
+        """Tell the track's worker the name to draw, if the camera is still that worker's."""
+        worker_id, camera_id, track_id = key
         names = await asyncio.to_thread(self._people.names, {identity} if identity is not None else set())
         label = names.get(identity or -1, "unknown")
-        if label != track.label:
+        if label != track.label and self._supervisor.worker_of(camera_id) == worker_id:
             track.label = label
             await self._supervisor.send_to_camera_worker(
-                track.camera_id, LabelTrack(camera_id=track.camera_id, track_id=key[2], label=label)
+                camera_id, LabelTrack(camera_id=camera_id, track_id=track_id, label=label)
             )
+
+
+def _notice(event: Event, name: str | None, *, created: bool) -> dict[str, Any]:
+    return {
+        "kind": "created" if created else "updated",
+        "event_id": event.id,
+        "camera_id": event.camera_id,
+        "person_id": event.person_id,
+        "name": name,
+        "ended": event.ended,
+    }

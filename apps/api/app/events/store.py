@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, true, update
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -65,6 +65,14 @@ class EventStore:
                 return None
             return event
 
+    def end_open(self) -> int:
+        """End every event still open: at start-up, when no track can continue any of them.
+        Their last sighting (last_seen) is their end."""
+        with self._sessions() as db:
+            ended = db.execute(update(Event).where(Event.ended.is_(False)).values(ended=True)).rowcount
+            db.commit()
+            return int(ended or 0)
+
     def get(self, event_id: int) -> Event:
         with self._sessions() as db:
             event = db.get(Event, event_id)
@@ -84,7 +92,7 @@ class EventStore:
             conditions.append(Event.last_seen >= where.since)
         if where.until is not None:
             conditions.append(Event.first_seen <= where.until)
-        clause = and_(*conditions)
+        clause = and_(true(), *conditions)
         with self._sessions() as db:
             total = db.scalar(select(func.count()).select_from(Event).where(clause)) or 0
             rows = db.scalars(

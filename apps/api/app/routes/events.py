@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -16,10 +15,11 @@ from ..events.store import EventFilter
 from ..gallery import similarity
 from ..models import Event
 from ..people import NotFound
-from ..schemas import EventOut, EventPage
+from ..schemas import AssignIn, AssignOut, EventOut, EventPage
 from ..security import ServicesDep
 from ..services import Services
-from .params import Offset, OptionalId, RowId
+from .params import Offset, OptionalId, RowId, UtcTime
+from .persons import face_out, person_out
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -62,8 +62,12 @@ async def list_events(
     camera_id: OptionalId = None,
     person_id: OptionalId = None,
     unknown: Annotated[bool | None, Query(description="true: only unknown faces; false: only known")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601; events still visible after this")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601; events that began before this")] = None,
+    since: Annotated[
+        UtcTime | None, Query(description="ISO 8601 (UTC without a zone); events still visible after this")
+    ] = None,
+    until: Annotated[
+        UtcTime | None, Query(description="ISO 8601 (UTC without a zone); events that began before this")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> EventPage:
@@ -77,6 +81,32 @@ async def list_events(
         )
 
     return await asyncio.to_thread(load)
+
+
+@router.post(
+    "/assign",
+    response_model=AssignOut,
+    responses={
+        404: {"description": "No such event or person"},
+        409: {"description": "An event is not an unknown face, or has no stored face to enroll"},
+    },
+    summary="Give unknown faces to a person: enroll each event's best face, and name the person",
+)
+async def assign_events(body: AssignIn, services: ServicesDep) -> AssignOut:
+    """For one or several events showing the same person: an enrolled one (`person_id`) or a new
+    one created in the same step (`name`). The cameras recognise the person from then on, and the
+    events name them. All or nothing; assigning an event twice is refused with 409."""
+    done = await services.assigner.assign(body.event_ids, body.person_id, body.name)
+
+    def render() -> AssignOut:
+        people, cameras = _names(services, done.events)
+        return AssignOut(
+            person=person_out(done.person, done.face_count),
+            faces=[face_out(f) for f in done.faces],
+            events=[event_out(e, people, cameras) for e in done.events],
+        )
+
+    return await asyncio.to_thread(render)
 
 
 @router.get(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
@@ -11,10 +10,11 @@ from fastapi.responses import FileResponse
 from ..people import NotFound
 from ..security import ServicesDep
 from .params import RowId
+from .responses import error_responses
 
 router = APIRouter(prefix="/faces", tags=["people"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such face"}}
+NOT_FOUND = error_responses({404: "No such face", 422: "Not a valid face id"})
 
 
 @router.delete("/{face_id}", status_code=204, responses=NOT_FOUND, summary="Remove one enrolled face")

@@ -5,19 +5,32 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from ..jobs import DispatchError, JobFailed, NoWorkerAvailable
+from ..form_files import SpooledPhoto, read_photos
+from ..jobs import DispatchError, NoWorkerAvailable
 from ..models import Face, Person
 from ..people import NewFace
 from ..recognition import ImageRejected
-from ..schemas import EnrollItem, EnrollOut, FaceOut, LastSeen, PersonIn, PersonOut, PersonPage, PersonPatch
+from ..schemas import (
+    EnrollItem,
+    EnrollOut,
+    FaceOut,
+    LastSeen,
+    NoControlCharacters,
+    PersonIn,
+    PersonOut,
+    PersonPage,
+    PersonPatch,
+)
 from ..security import ServicesDep
 from .params import Offset, RowId
+from .responses import error_responses
 
 router = APIRouter(prefix="/persons", tags=["people"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such person"}}
+BAD_ID = "Not a valid person id"
+NOT_FOUND = error_responses({404: "No such person", 422: BAD_ID})
 
 
 def person_out(person: Person, face_count: int) -> PersonOut:
@@ -50,7 +63,9 @@ def face_out(face: Face) -> FaceOut:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PersonOut,
-    responses={409: {"description": "external_id already used"}},
+    responses=error_responses(
+        {409: "external_id already used", 422: "Name missing, blank, too long or with control characters"}
+    ),
 )
 async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
     person, count = await asyncio.to_thread(
@@ -59,10 +74,17 @@ async def create_person(body: PersonIn, services: ServicesDep) -> PersonOut:
     return person_out(person, count)
 
 
-@router.get("", response_model=PersonPage, summary="List people, optionally searching by name")
+@router.get(
+    "",
+    response_model=PersonPage,
+    responses=error_responses({422: "limit or offset out of range, or q with control characters"}),
+    summary="List people, optionally searching by name",
+)
 async def list_persons(
     services: ServicesDep,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the name, any case")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, any case"), NoControlCharacters
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> PersonPage:
@@ -90,7 +112,11 @@ async def get_person(person_id: RowId, services: ServicesDep) -> PersonOut:
     return await asyncio.to_thread(load)
 
 
-@router.patch("/{person_id}", response_model=PersonOut, responses=NOT_FOUND)
+@router.patch(
+    "/{person_id}",
+    response_model=PersonOut,
+    responses=error_responses({404: "No such person", 422: f"{BAD_ID}, or a field as when creating one"}),
+)
 async def update_person(person_id: RowId, body: PersonPatch, services: ServicesDep) -> PersonOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", "") is None or changes.get("metadata", {}) is None:
@@ -109,42 +135,73 @@ async def delete_person(person_id: RowId, services: ServicesDep) -> Response:
     return Response(status_code=204)
 
 
+ENROLL_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "Photos with exactly one face each (at most ENROLL_MAX_FILES, "
+                        "each at most MAX_UPLOAD_MB)",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/{person_id}/faces",
     response_model=EnrollOut,
-    responses={
-        **NOT_FOUND,
-        413: {"description": "Request body over the limit"},
-        503: {"description": "No worker connected"},
-    },
+    responses=error_responses(
+        {
+            404: "No such person",
+            413: "A photo over MAX_UPLOAD_MB (nothing is enrolled)",
+            422: f"{BAD_ID}; no photos, more than ENROLL_MAX_FILES, another form field, or a malformed body",
+            503: "No worker connected",
+        }
+    ),
+    openapi_extra={"requestBody": ENROLL_BODY},
     summary="Enroll faces from one or many photos, with a result per photo",
 )
-async def enroll_faces(
-    person_id: RowId,
-    services: ServicesDep,
-    files: Annotated[list[UploadFile], File(description="Photos with exactly one face each")],
-) -> EnrollOut:
+async def enroll_faces(person_id: RowId, request: Request, services: ServicesDep) -> EnrollOut:
+    """Each photo gets its own result: enrolled, or refused with a code and a reason. A photo
+    over MAX_UPLOAD_MB stops the request at once with 413, and nothing is enrolled."""
+    # The body is read here, not by FastAPI: only once the person and a worker are known to
+    # exist, and with the per-photo limit applied while it arrives.
     await asyncio.to_thread(services.people.get, person_id)
-    limit = services.settings.enroll_max_files
-    if len(files) > limit:
-        raise HTTPException(422, f"{len(files)} files sent; at most {limit} per request (ENROLL_MAX_FILES)")
     if not services.hub.can_serve("analyze"):
         raise NoWorkerAvailable("analyze")
+    settings = services.settings
+    photos = await read_photos(
+        request, field="files", max_bytes=settings.max_upload_bytes, max_files=settings.enroll_max_files
+    )
+    # As many photos in memory as workers can take at once: the others wait on their spool.
+    slots = asyncio.Semaphore(max(1, services.dispatcher.capacity("analyze")))
 
-    async def one(upload: UploadFile) -> EnrollItem:
-        name = upload.filename or "upload"
+    async def one(photo: SpooledPhoto) -> EnrollItem:
+        name = photo.filename
         try:
-            data = await upload.read()
-            new: NewFace = await services.recognition.enroll(data, name)
+            async with slots:
+                new: NewFace = await services.recognition.enroll(await photo.read(), name)
             face = await asyncio.to_thread(services.people.add_face, person_id, new)
         except ImageRejected as exc:
             return EnrollItem(filename=name, status="refused", code=exc.code, reason=exc.message)
         except DispatchError as exc:  # one photo's bad luck must not sink the others
-            code = exc.code if isinstance(exc, JobFailed) else "unavailable"
-            return EnrollItem(filename=name, status="refused", code=code, reason=str(exc))
+            return EnrollItem(filename=name, status="refused", code=exc.code, reason=str(exc))
         return EnrollItem(filename=name, status="enrolled", face=face_out(face))
 
-    results = await asyncio.gather(*(one(f) for f in files))
+    try:
+        results = await asyncio.gather(*(one(p) for p in photos))
+    finally:
+        for photo in photos:
+            photo.close()
     enrolled = sum(r.status == "enrolled" for r in results)
     return EnrollOut(enrolled=enrolled, refused=len(results) - enrolled, results=list(results))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 
 from ..gallery import similarity
+from ..jobs import JobFailed
 from ..recognition import AnalyzedFace, ImageRejected, Match
 from ..schemas import (
     DetectedFaceOut,
@@ -18,15 +19,35 @@ from ..schemas import (
     VerifyOut,
 )
 from ..security import ServicesDep
+from .responses import error_responses
 
 router = APIRouter(tags=["recognition"])
 
-IMAGE_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"description": "File over MAX_UPLOAD_MB, or more pixels than MAX_IMAGE_PIXELS"},
-    415: {"description": "Not a JPEG, PNG, WebP, BMP or TIFF image"},
-    422: {"description": "Empty, truncated or corrupt image"},
-    503: {"description": "No worker connected (Retry-After says when to try again)"},
-}
+IMAGE_ERRORS = error_responses(
+    {
+        413: "File over MAX_UPLOAD_MB, or more pixels than MAX_IMAGE_PIXELS",
+        415: "Not a JPEG, PNG, WebP, BMP or TIFF image",
+        422: "Empty, truncated or corrupt image; no face (verify); a file sent twice or a field out of range",
+        502: "The worker failed (not the image's fault)",
+        503: "No worker connected, or all busy with a full queue (Retry-After says when to try again)",
+        504: "No answer within JOB_TIMEOUT",
+    },
+    images=True,
+)
+
+
+def one_file_in(*fields: str) -> Any:
+    """A dependency refusing a form that sends a field twice: FastAPI would silently use one of them."""
+
+    async def check(request: Request) -> None:
+        form = await request.form()  # already parsed for the route: Starlette keeps it
+        for field in fields:
+            count = len(form.getlist(field))
+            if count > 1:
+                raise HTTPException(422, f"send one file in '{field}', not {count}")
+
+    return Depends(check)
+
 
 Threshold = Annotated[float | None, Form(gt=0, le=2, description="Match distance; default MATCH_THRESHOLD")]
 
@@ -44,6 +65,7 @@ def _match_out(match: Match) -> MatchOut:
 
 @router.post(
     "/recognize",
+    dependencies=[one_file_in("file")],
     response_model=RecognizeOut,
     responses=IMAGE_ERRORS,
     summary="Who is in this photo: every face with its best match or null",
@@ -78,6 +100,7 @@ def _main_face(faces: list[AnalyzedFace], which: str) -> AnalyzedFace:
 
 @router.post(
     "/verify",
+    dependencies=[one_file_in("file1", "file2")],
     response_model=VerifyOut,
     responses=IMAGE_ERRORS,
     summary="Are the largest faces of two photos the same person?",
@@ -95,6 +118,8 @@ async def verify(
             return (await services.recognition.analyze(await upload.read(), embed=True)).faces
         except ImageRejected as exc:
             raise ImageRejected(exc.status, exc.code, f"{which}: {exc.message}") from None
+        except JobFailed as exc:
+            raise JobFailed(exc.code, f"{which}: {exc.message}") from None
 
     first, second = await asyncio.gather(analyze("file1", file1), analyze("file2", file2))
     a, b = _main_face(first, "file1"), _main_face(second, "file2")
@@ -114,6 +139,7 @@ async def verify(
 
 @router.post(
     "/detect",
+    dependencies=[one_file_in("file")],
     response_model=DetectOut,
     responses=IMAGE_ERRORS,
     summary="Where are the faces: boxes, 5-point landmarks, quality",

@@ -81,13 +81,17 @@ class WorkerSession:
         return time.monotonic() - self._last_heard
 
     async def send(self, message: Message, payload: bytes | None = None) -> None:
-        data = encode(message, payload)
+        await self.send_frame(encode(message, payload), message.type)
+
+    async def send_frame(self, data: str | bytes, kind: str) -> None:
+        """Send one encoded message of type `kind` (jobs are encoded once, before a worker is
+        chosen); every message the API sends goes through here, and is counted here."""
         async with self._send_lock:
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             else:
                 await self.websocket.send_text(data)
-        self.metrics.socket_messages.labels("out", message.type).inc()  # every message the API sends
+        self.metrics.socket_messages.labels("out", kind).inc()
 
     def expire(self, reason: str) -> None:
         """Drop the connection from the API's side (heartbeat timeout, replaced)."""

@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT = 10.0
-CameraNews = (CameraStatus, TrackSample, TrackEnded, LiveFrame)
+# What a camera is doing now: heard only from the worker running it. Track samples and ends
+# are what a worker saw, maybe buffered while its link was down, and arrive before the camera
+# is assigned again: the recorder takes them for any camera still watched.
+CameraNews = (CameraStatus, LiveFrame)
 
 
 def _peer(websocket: WebSocket) -> str:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 
-PIXEL_CEILING_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
-DEFAULT_PIXEL_CEILING = 100_000_000
-"""Hard cap on decoded pixels for the whole process (300 MB as BGR): above any sane
-per-request ``max_pixels`` (default 40 MP), far below OpenCV's own 2**30."""
+from facegrid_common.images import PIXEL_CEILING
 
-os.environ.setdefault(PIXEL_CEILING_ENV, str(DEFAULT_PIXEL_CEILING))
+PIXEL_CEILING_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
+"""Set to :data:`~facegrid_common.images.PIXEL_CEILING` (100 MP, 300 MB as BGR): the cap on
+decoded pixels for the whole process, the most ``MAX_IMAGE_PIXELS`` may be in either app,
+far below OpenCV's own 2**30."""
+
+os.environ.setdefault(PIXEL_CEILING_ENV, str(PIXEL_CEILING))

@@ -1,9 +1,8 @@
 """Image bytes -> a BGR ``uint8`` pixel array, refusing what should not be decoded.
 
 The API gates every upload first (``apps/api/app/images.py`` reads the dimensions from
-the header, stdlib only); this module is the worker's defence in depth and does not
-duplicate that parser, because the two apps cannot share code outside the protocol
-package. Instead it relies on OpenCV:
+the header, stdlib only); this module is the worker's defence in depth. It tells types
+apart with the same :func:`facegrid_common.images.sniff_type` and otherwise relies on OpenCV:
 
 * Size: OpenCV checks ``OPENCV_IO_MAX_IMAGE_PIXELS`` (set by ``app.vision`` before
   ``cv2`` is imported) against the header *before* allocating, so a file claiming
@@ -11,9 +10,14 @@ package. Instead it relies on OpenCV:
   than that process-wide ceiling, is checked after decoding.
 * Type: only the five types the API accepts are handed to OpenCV (by magic bytes), so
   its rarer decoders (PxM, Sun raster, HDR, JPEG 2000, GIF...) are not attack surface.
-* Truncation: OpenCV 5.1's JPEG, PNG, WebP, BMP and TIFF readers refuse truncated data
-  outright (a JPEG missing only its final EOI marker already decodes to nothing), so a
-  partial image never reaches the detector; tests/worker/test_decode.py pins this down.
+* Truncation: OpenCV 5.1's PNG, WebP, BMP and TIFF readers refuse truncated data, and so
+  does its JPEG reader when the file simply stops. But a JPEG whose image data is cut
+  short and followed by a marker (say, a cut file with an end-of-image marker appended)
+  decodes with the missing part grey: libjpeg only warns ("premature end of data
+  segment") and OpenCV drops the warning. So a JPEG is also decoded, at 1/8 scale, by
+  libjpeg-turbo through ``simplejpeg``, which raises that warning; a truncation it reports
+  is refused. Garbage *inside* the image data that still decodes cannot be told from a
+  real picture, and is not claimed to be caught. tests/worker/test_decode.py pins this down.
 * Colour: ``IMREAD_COLOR`` turns grayscale into 3 channels, scales 16-bit to 8-bit,
   drops alpha (transparent pixels keep whatever colour they store), and applies the
   EXIF orientation, so box coordinates refer to the upright image a browser shows.
@@ -27,37 +31,26 @@ import zlib
 
 import cv2
 import numpy as np
+import simplejpeg
+from facegrid_common.images import ACCEPTED_TYPES, PIXEL_CEILING, sniff_type
 
-from . import DEFAULT_PIXEL_CEILING, PIXEL_CEILING_ENV
+from . import PIXEL_CEILING_ENV
 from .errors import ImageTooLarge, UnreadableImage, UnsupportedImageType
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Per-image default: a 36 MP DSLR frame or a 33 MP 8K video frame passes."""
 
-ACCEPTED_TYPES = ("JPEG", "PNG", "WebP", "BMP", "TIFF")
-
-
-def sniff_type(data: bytes) -> str | None:
-    """The image type named by the leading magic bytes, or ``None`` if not an accepted type."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data.startswith(b"BM"):
-        return "BMP"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    return None
+_JPEG_TRUNCATED = ("premature end of data segment", "premature end of jpeg file")
+"""libjpeg's warnings for image data that ends early; its others (such as extraneous bytes
+before a marker, common in camera files) leave the picture whole and are not refusals."""
 
 
 def pixel_ceiling() -> int:
     """The process-wide pixel cap OpenCV was told about (see :mod:`app.vision`)."""
     try:
-        return int(os.environ.get(PIXEL_CEILING_ENV, DEFAULT_PIXEL_CEILING))
+        return int(os.environ.get(PIXEL_CEILING_ENV, PIXEL_CEILING))
     except ValueError:
-        return DEFAULT_PIXEL_CEILING
+        return PIXEL_CEILING
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -83,7 +76,22 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     height, width = image.shape[:2]
     if width * height > max_pixels:
         raise ImageTooLarge(width, height, max_pixels)
+    if kind == "JPEG":
+        _refuse_truncated_jpeg(data)
     return np.ascontiguousarray(image)
+
+
+def _refuse_truncated_jpeg(data: bytes) -> None:
+    """Raise UnreadableImage if libjpeg finds the image data cut short.
+
+    At 1/8 scale libjpeg-turbo still reads every bit of the image data, which is what finds
+    the truncation, but skips most of the rest: a fraction of a full decode.
+    """
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="GRAY", min_factor=8, strict=True)
+    except ValueError as exc:
+        if any(words in str(exc).lower() for words in _JPEG_TRUNCATED):
+            raise UnreadableImage(f"truncated JPEG data: the image data ends early ({exc})") from None
 
 
 def ceiling_in_force() -> bool:

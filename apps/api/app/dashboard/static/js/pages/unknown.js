@@ -1,31 +1,14 @@
-// Unknown faces -> people: pick faces the cameras could not name and add them to an existing
-// or a new person in one step. The browser fetches each event's face crop and enrolls it through
-// the same public endpoint as any photo (/api/persons/{id}/faces).
+// Unknown faces -> people: pick faces the cameras could not name and give them to an existing
+// or a new person in one step (POST /api/events/assign): each event's best face is enrolled for
+// that person and the event names them from then on, here and on the events page.
 
-import { api, apiBlob } from '../api.js';
+import { api } from '../api.js';
 import { alertBox, badge, empty, h, heading, loading, replace, toast } from '../dom.js';
 import { subscribe } from '../feed.js';
 import { ago, plural } from '../format.js';
-import { enroll, refusal } from './person.js';
 
 export const title = 'Unknown faces';
 const PAGE = 60;
-const ADDED_KEY = 'facegrid.added-unknown-events';
-/** Events whose face was added (the API keeps them "unknown": it has no way to relabel an event). */
-
-function addedEvents() {
-  try {
-    return new Set(JSON.parse(sessionStorage.getItem(ADDED_KEY) || '[]'));
-  } catch {
-    return new Set();
-  }
-}
-
-function remember(ids) {
-  const all = addedEvents();
-  ids.forEach((id) => all.add(id));
-  sessionStorage.setItem(ADDED_KEY, JSON.stringify([...all].slice(-2000)));
-}
 
 export function render(main, { query: q }) {
   const preselect = new Set((q.get('select') || '').split(',').filter(Boolean).map(Number));
@@ -112,16 +95,31 @@ export function render(main, { query: q }) {
       replace(personSelect, people.items.length ? people.items.map((p) => h('option', { value: String(p.id) }, p.name))
         : h('option', { value: '' }, 'Nobody enrolled yet'));
       if (!people.items.length) modeNew.checked = true;
-      const hidden = addedEvents();
-      grid.append(...page.items.filter((e) => !hidden.has(e.id)).map(tile));
+      grid.append(...page.items.map(tile));
       show();
     } catch (err) {
       if (!stopped) replace(gridBox, alertBox(err.message));
     }
   }
 
+  /** The tile's face now belongs to someone (given here, in another tab, or recognised). */
+  function named(t, name) {
+    if (!t || t.done) return;
+    replace(t.note, badge(`added to ${name}`, 'ok'));
+    t.done = true;
+    t.checkbox.checked = false;
+    t.checkbox.disabled = true;
+    t.el.classList.add('done');
+    selected.delete(t.event.id);
+  }
+
   const unsubscribe = subscribe(async (notice) => {
-    if (notice.kind !== 'created' || notice.person_id !== null || tiles.has(notice.event_id)) return;
+    if (notice.person_id !== null) {
+      named(tiles.get(notice.event_id), notice.name);
+      updateCount();
+      return;
+    }
+    if (notice.kind !== 'created' || tiles.has(notice.event_id)) return;
     try {
       const e = await api(`/api/events/${notice.event_id}`);
       if (!stopped && e.person_id === null && !tiles.has(e.id)) {
@@ -147,36 +145,20 @@ export function render(main, { query: q }) {
     }
     submit.disabled = true;
     replace(results, loading(`Adding ${plural(ids.length, 'face')}…`));
+    const target = creating ? { name: newName.value.trim() } : { person_id: Number(personSelect.value) };
     try {
-      const blobs = await Promise.all(ids.map((id) => apiBlob(tiles.get(id).event.face_url)));
-      const person = creating
-        ? await api('/api/persons', { method: 'POST', json: { name: newName.value.trim() } })
-        : { id: Number(personSelect.value), name: personSelect.selectedOptions[0].textContent };
-      const out = await enroll(person.id, blobs, ids.map((id) => `event-${id}-face.jpg`));
-      const added = [];
-      out.forEach((item, i) => {
-        const t = tiles.get(ids[i]);
-        const ok = item.status === 'enrolled';
-        replace(t.note, ok ? badge(`added to ${person.name}`, 'ok') : [badge('not added', 'error'), ' ', refusal(item)]);
-        t.checkbox.checked = false;
-        selected.delete(ids[i]);
-        if (ok) {
-          added.push(ids[i]);
-          t.done = true;
-          t.checkbox.disabled = true;
-          t.el.classList.add('done');
-        }
-      });
-      remember(added);
-      replace(results, alertBox(`${added.length} of ${plural(ids.length, 'face')} added to ${person.name}.`,
-        added.length ? 'ok' : 'error'), h('a', { href: `#/people/${person.id}` }, `Open ${person.name}`));
+      const out = await api('/api/events/assign', { method: 'POST', json: { event_ids: ids, ...target } });
+      const person = out.person;
+      out.events.forEach((e) => named(tiles.get(e.id), person.name));
+      const added = `${plural(out.events.length, 'face')} added to ${person.name}.`;
+      replace(results, alertBox(added, 'ok'), h('a', { href: `#/people/${person.id}` }, `Open ${person.name}`));
       if (creating) {
         newName.value = '';
         personSelect.append(h('option', { value: String(person.id) }, person.name));
       }
-      toast(`${plural(added.length, 'face')} added to ${person.name}.`);
+      toast(added);
     } catch (err) {
-      replace(results, alertBox(err.message));
+      replace(results, alertBox(err.message)); // all or nothing: no face was added
     } finally {
       updateCount();
     }
