@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,11 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def timestamp(iso: str) -> datetime:
+    """A time as the API writes it (ISO 8601, `Z` for UTC; Python 3.10 reads no `Z`)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
 def _base_env(**extra: str) -> dict[str, str]:
@@ -140,6 +146,14 @@ class Api(Proc):
 
     def online(self) -> dict[str, dict[str, Any]]:
         return {w["id"]: w for w in self.workers() if w["status"] != "offline"}
+
+    def metric(self, sample: str) -> float:
+        """One sample from /metrics, written as Prometheus prints it (`name{label="v"}`); 0 if absent."""
+        for line in self.http.get("/metrics").text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == sample:
+                return float(value)
+        return 0.0
 
 
 class Worker(Proc):

@@ -12,7 +12,7 @@ from app.workers.session import WorkerSession
 from facegrid_protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Capabilities, Register
 
 
-def _worker(worker_id: str) -> WorkerSession:
+def _worker(worker_id: str, metrics: Metrics) -> WorkerSession:
     info = Register(
         worker_id=worker_id,
         hostname="test",
@@ -22,15 +22,15 @@ def _worker(worker_id: str) -> WorkerSession:
         capabilities=Capabilities(job_types=["analyze"], max_jobs=1, max_cameras=0, cpu_count=1),
     )
     # No socket: a send to this worker would fail, and the dispatcher would expire it.
-    return WorkerSession(info=info, websocket=None)  # type: ignore[arg-type]
+    return WorkerSession(info=info, websocket=None, metrics=metrics)  # type: ignore[arg-type]
 
 
 def test_a_job_too_large_for_one_message_fails_alone_and_no_worker_is_dropped():
     hub = WorkerHub(heartbeat_interval=1, heartbeat_timeout=3)
-    workers = [_worker("w1"), _worker("w2")]
+    metrics = Metrics()
+    workers = [_worker("w1", metrics), _worker("w2", metrics)]
     for worker in workers:
         hub.attach(worker)
-    metrics = Metrics()
     dispatcher = Dispatcher(hub, metrics, queue_size=10, max_attempts=3)
 
     async def submit() -> JobTooLarge:

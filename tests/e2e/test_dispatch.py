@@ -43,6 +43,10 @@ def test_echo_round_trip_counts_on_the_worker_and_in_metrics(api, make_worker):
     assert 'facegrid_jobs_total{kind="echo",outcome="ok"} 1.0' in metrics
     assert 'facegrid_job_latency_seconds_count{kind="echo"} 1.0' in metrics
     assert 'facegrid_socket_messages_total{direction="in",type="register"} 1.0' in metrics
+    # Every message the API sends is counted, not only jobs.
+    assert 'facegrid_socket_messages_total{direction="out",type="registered"} 1.0' in metrics
+    assert 'facegrid_socket_messages_total{direction="out",type="job"} 1.0' in metrics
+    assert 'facegrid_socket_messages_total{direction="in",type="job_result"} 1.0' in metrics
 
 
 def test_concurrent_jobs_spread_to_the_least_loaded_workers(api, make_worker):
@@ -83,6 +87,8 @@ def test_job_timeout_is_a_504(api, make_worker):
     make_worker(api, "slow")
     response = _echo(api, 1, delay=3, timeout=0.5)
     assert response.status_code == 504 and "within 0.5 s" in response.json()["detail"]
+    cancels = 'facegrid_socket_messages_total{direction="out",type="cancel_job"}'
+    wait_until(lambda: api.metric(cancels) == 1, 10, "the cancel_job to be sent and counted")
 
 
 def test_job_moves_to_another_worker_when_its_worker_is_killed(api, make_worker):

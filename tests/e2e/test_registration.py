@@ -9,7 +9,7 @@ import httpx
 import pytest
 import websockets
 from facegrid_protocol import HEADER_PROTOCOL, HEADER_WORKER_ID
-from harness import wait_until
+from harness import timestamp, wait_until
 
 
 def test_worker_registers_and_is_listed_with_its_facts(api, make_worker):
@@ -21,11 +21,32 @@ def test_worker_registers_and_is_listed_with_its_facts(api, make_worker):
     caps = info["capabilities"]
     assert caps["max_jobs"] == 2 and caps["max_cameras"] == 3 and caps["cpu_count"] >= 1
     assert "echo" in caps["job_types"]
-    assert info["connected_since"] and info["last_heartbeat"]
+    assert info["connected_since"] and info["last_heartbeat"] and info["last_seen"]
+    assert info["offline_since"] is None
     assert info["jobs_in_flight"] == info["jobs_done"] == info["jobs_failed"] == 0
     assert "http_port" not in str(info)
     assert "basic socket-only worker worker-001" in worker.log()
     assert api.url.replace("http", "ws") + "/ws/worker" in worker.log()
+
+
+def test_offline_workers_keep_when_they_were_last_heard_and_their_job_totals(make_api, make_worker):
+    api = make_api()
+    for jobs, total in ((2, 2), (1, 3)):  # two connections of one worker id
+        worker = make_worker(api, "steady")
+        for i in range(jobs):
+            assert api.http.post("/api/diagnostics/echo", json={"data": i}).status_code == 200
+        assert api.worker("steady")["jobs_done"] == total
+        worker.stop()
+        wait_until(lambda: api.worker("steady")["status"] == "offline", 20, "the worker to be offline")
+        gone = api.worker("steady")
+        assert gone["jobs_done"] == total and gone["jobs_failed"] == 0
+        assert gone["connected_since"] is None
+        # Its last heartbeat and its last message came before the socket closed, not at that moment.
+        times = [timestamp(gone[k]) for k in ("last_heartbeat", "last_seen", "offline_since")]
+        assert times[0] <= times[1] < times[2]
+    api.stop()
+    api.start()  # same data: the totals were in the database
+    assert api.worker("steady")["jobs_done"] == 3
 
 
 def test_three_workers_side_by_side_keep_distinct_ids(api, make_worker):
@@ -46,8 +67,11 @@ def test_rest_api_requires_the_key_but_probes_do_not(api):
     assert httpx.get(api.url + "/api/workers").status_code == 401
     wrong = httpx.get(api.url + "/api/workers", headers={"X-API-Key": "nope"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid API key"
-    assert httpx.get(api.url + "/health").json() == {"status": "ok"}
+    assert httpx.get(api.url + "/health").json() == {"status": "ok", "pid": api.pid}
     assert httpx.get(api.url + "/ready").json()["status"] == "ready"
+    for probe in ("/health", "/ready"):  # monitoring tools probe with HEAD too
+        head = httpx.head(api.url + probe)
+        assert head.status_code == 200 and head.content == b"", probe
     assert api.http.get("/api/workers/ghost").status_code == 404
 
 

@@ -18,6 +18,7 @@ from facegrid_protocol import (
     decode,
     encode,
 )
+from harness import wait_until
 
 
 async def _registered_peer(api, worker_id: str) -> websockets.ClientConnection:
@@ -57,18 +58,42 @@ async def _closed_by_api_after(api, frame: str | bytes) -> websockets.Connection
 
 
 @pytest.mark.parametrize(
-    ("frame", "code", "reason"),
+    ("frame", "code", "reason", "kind", "logged"),
     [
-        ("{this is not json", 1002, "malformed JSON"),
-        ('{"type": "self_destruct"}', 1002, "unknown message type 'self_destruct'"),
-        (encode(Heartbeat(jobs_in_flight=0)).replace("0", '"many"'), 1002, "jobs_in_flight"),
-        ('{"type": "job", "job_id": "x", "kind": "echo", "timeout": 1}', 1002, "may not send 'job'"),
-        (b"\x00\x00", 1002, "shorter than its header length"),
-        (b"\x00" * (MAX_MESSAGE_BYTES + 1), 1009, ""),
+        ("{this is not json", 1002, "malformed JSON", "malformed", "malformed JSON"),
+        (
+            '{"type": "self_destruct"}',
+            1002,
+            "unknown message type 'self_destruct'",
+            "unknown_type",
+            "unknown message type 'self_destruct'",
+        ),
+        (
+            encode(Heartbeat(jobs_in_flight=0)).replace("0", '"many"'),
+            1002,
+            "jobs_in_flight",
+            "invalid_message",
+            "invalid 'heartbeat' message: heartbeat.jobs_in_flight",
+        ),
+        (
+            '{"type": "job", "job_id": "x", "kind": "echo", "timeout": 1}',
+            1002,
+            "may not send 'job'",
+            "unexpected_message",
+            "a worker may not send 'job'",
+        ),
+        (b"\x00\x00", 1002, "shorter than its header length", "malformed", "binary frame shorter than"),
+        (
+            b"\x00" * (MAX_MESSAGE_BYTES + 1),
+            1009,
+            "",
+            "too_large",
+            f"a frame over the {MAX_MESSAGE_BYTES}-byte limit",
+        ),
     ],
     ids=["malformed-json", "unknown-type", "invalid-field", "wrong-direction", "short-binary", "oversize"],
 )
-def test_bad_frames_close_only_that_worker(api, make_worker, frame, code, reason):
+def test_bad_frames_close_only_that_worker(api, make_worker, frame, code, reason, kind, logged):
     bystander = make_worker(api, "bystander")
     closed = asyncio.run(_closed_by_api_after(api, frame))
     if closed.rcvd is not None or code != 1009:
@@ -76,6 +101,11 @@ def test_bad_frames_close_only_that_worker(api, make_worker, frame, code, reason
         assert reason in closed.rcvd.reason
     # else: the API closed (1009) and reset the socket while 32 MB were still being sent, so the
     # close frame was lost in the reset; the checks below still show only this peer was dropped.
+    # A protocol violation, logged as one (naming the limit for an oversize frame) and counted.
+    line = f"WARNING app.workers.socket: worker rogue broke the protocol: {logged}"
+    wait_until(lambda: line in api.log(), 10, "the violation to be logged")
+    assert api.metric(f'facegrid_socket_protocol_errors_total{{reason="{kind}"}}') == 1
+    assert api.metric('facegrid_socket_messages_total{direction="out",type="registered"}') == 2
     assert api.http.get("/health").status_code == 200
     assert api.online()["bystander"]["pid"] == bystander.pid
     assert api.http.post("/api/diagnostics/echo", json={"data": 1}).json()["worker_id"] == "bystander"
@@ -101,3 +131,4 @@ def test_first_message_must_be_register(api):
     assert closed.rcvd is not None and closed.rcvd.code == 1002
     assert "expected 'register' first" in closed.rcvd.reason
     assert api.worker("eager") is None
+    assert api.metric('facegrid_socket_protocol_errors_total{reason="unexpected_message"}') == 1

@@ -73,24 +73,25 @@ def test_empty_payload_is_kept_distinct_from_none():
 
 
 @pytest.mark.parametrize(
-    ("data", "reason"),
+    ("data", "reason", "kind"),
     [
-        ("{not json", "malformed JSON"),
-        ("[1, 2]", "JSON object with a 'type'"),
-        ('{"job_id": "x"}', "JSON object with a 'type'"),
-        ('{"type": "launch_missiles"}', "unknown message type 'launch_missiles'"),
-        ('{"type": "heartbeat"}', "jobs_in_flight"),
-        ('{"type": "heartbeat", "jobs_in_flight": -1}', "jobs_in_flight"),
-        ('{"type": "heartbeat", "jobs_in_flight": 0, "extra": 1}', "extra"),
-        (b"\x00\x01", "shorter than its header length"),
-        (b"\x00\x00\x10\x00{}", "runs past the frame"),
-        (b"\x00\x00\x00\x02\xff\xfe", "malformed JSON"),
+        ("{not json", "malformed JSON", "malformed"),
+        ("[1, 2]", "JSON object with a 'type'", "malformed"),
+        ('{"job_id": "x"}', "JSON object with a 'type'", "malformed"),
+        ('{"type": "launch_missiles"}', "unknown message type 'launch_missiles'", "unknown_type"),
+        ('{"type": "heartbeat"}', "jobs_in_flight", "invalid_message"),
+        ('{"type": "heartbeat", "jobs_in_flight": -1}', "jobs_in_flight", "invalid_message"),
+        ('{"type": "heartbeat", "jobs_in_flight": 0, "extra": 1}', "extra", "invalid_message"),
+        (b"\x00\x01", "shorter than its header length", "malformed"),
+        (b"\x00\x00\x10\x00{}", "runs past the frame", "malformed"),
+        (b"\x00\x00\x00\x02\xff\xfe", "malformed JSON", "malformed"),
     ],
 )
-def test_bad_frames_raise_protocol_errors_that_say_why(data, reason):
+def test_bad_frames_raise_protocol_errors_that_say_why(data, reason, kind):
     with pytest.raises(ProtocolError) as err:
         decode(data)
     assert reason in err.value.reason
+    assert err.value.kind == kind
 
 
 def test_frames_over_the_limit_are_refused_both_ways():
@@ -98,8 +99,9 @@ def test_frames_over_the_limit_are_refused_both_ways():
     with pytest.raises(MessageTooLarge) as err:
         encode(Job(job_id="j", kind="echo", timeout=1), payload, limit=500)
     assert err.value.limit == 500 and err.value.size > 1000
-    with pytest.raises(MessageTooLarge):
+    with pytest.raises(MessageTooLarge) as err:
         decode(b"\0" * (MAX_MESSAGE_BYTES + 1))
+    assert err.value.kind == "too_large"
 
 
 def test_registration_carries_no_http_port():

@@ -219,8 +219,7 @@ class Dispatcher:
 
     async def _send(self, worker: WorkerSession, job: PendingJob) -> None:
         try:
-            await worker.send_frame(job.frame)
-            self._metrics.socket_messages.labels("out", "job").inc()
+            await worker.send_frame(job.frame, "job")
         except Exception as exc:  # a socket error: the handler sees the disconnect and re-queues
             log.warning("could not send job %s to %s: %r", job.job_id, worker.id, exc)
             worker.expire(f"send failed: {exc}")

@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import sys
+from types import FrameType
 
 import uvicorn
 from facegrid_common.logs import setup_logging
+from facegrid_common.settings import load_settings
 from facegrid_protocol import MAX_MESSAGE_BYTES
-from pydantic import ValidationError
+from uvicorn.config import STARTUP_FAILURE
 
 from .config import Settings
 from .factory import create_app
 from .services import Services
+from .stopping import Stopping
 
 log = logging.getLogger("app")
 
 
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]).upper()
-            message = error["msg"].removeprefix("Value error, ")
-            print(
-                f"facegrid-api: bad configuration: {field + ': ' if field else ''}{message}", file=sys.stderr
-            )
-        raise SystemExit(2) from None
+class ApiServer(uvicorn.Server):
+    """uvicorn's server, which also tells the app the moment it is asked to stop, so that
+    endless responses (event feeds, live views) end before the graceful shutdown waits on them."""
+
+    def __init__(self, config: uvicorn.Config, stopping: Stopping) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # This runs as a signal handler: hand the change to the event loop, don't make it here.
+        asyncio.get_running_loop().call_soon_threadsafe(self._stopping.set)
+        super().handle_exit(sig, frame)
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = load_settings(Settings, "facegrid-api")
     setup_logging(settings.log_level, settings.log_file, [settings.api_key, settings.worker_token])
-    app = create_app(Services.build(settings))
+    services = Services.build(settings)
     log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, settings.api_port)
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        create_app(services),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,  # keep our handlers (and secret masking)
@@ -46,6 +51,11 @@ def main() -> None:
         ws_ping_timeout=settings.heartbeat_timeout,
         timeout_graceful_shutdown=10,
     )
+    server = ApiServer(config, services.stopping)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # e.g. the port is taken
 
 
 if __name__ == "__main__":

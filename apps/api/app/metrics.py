@@ -28,8 +28,14 @@ class Metrics:
         )
         self.socket_messages = Counter(
             "facegrid_socket_messages",
-            "Worker socket messages by direction and type",
+            "Worker socket messages by direction and type ('invalid': a frame that does not decode)",
             ["direction", "type"],
+            registry=self.registry,
+        )
+        self.socket_protocol_errors = Counter(
+            "facegrid_socket_protocol_errors",
+            "Worker connections closed for breaking the protocol, by reason",
+            ["reason"],
             registry=self.registry,
         )
         self.socket_refusals = Counter(

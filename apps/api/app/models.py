@@ -40,7 +40,12 @@ class WorkerRecord(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
     connected_at: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
+    """When anything last arrived from it."""
+    last_heartbeat: Mapped[datetime | None] = mapped_column()
+    offline_since: Mapped[datetime | None] = mapped_column()
+    """When its latest connection ended; None while it is connected."""
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    """Over all its connections, like `jobs_failed`."""
     jobs_failed: Mapped[int] = mapped_column(Integer, default=0)
 
 

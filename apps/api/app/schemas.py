@@ -39,10 +39,12 @@ class WorkerOut(BaseModel):
     capabilities: dict[str, Any]
     status: WorkerStatus
     connected_since: datetime | None = Field(description="null when offline")
-    last_heartbeat: datetime | None = Field(description="last heartbeat, or when last seen if offline")
+    offline_since: datetime | None = Field(description="when its last connection ended; null when online")
+    last_seen: datetime = Field(description="when anything last arrived from it")
+    last_heartbeat: datetime | None = Field(description="its last heartbeat (registering counts as one)")
     jobs_in_flight: int
-    jobs_done: int
-    jobs_failed: int
+    jobs_done: int = Field(description="jobs it finished, over all its connections")
+    jobs_failed: int = Field(description="jobs that failed on it, over all its connections")
 
 
 class EchoIn(BaseModel):

@@ -22,6 +22,7 @@ from .jobs import Dispatcher
 from .metrics import Metrics
 from .people import People
 from .recognition import Recognition
+from .stopping import Stopping
 from .workers.hub import WorkerHub
 from .workers.store import WorkerStore
 
@@ -46,6 +47,8 @@ class Services:
     recorder: EventRecorder
     assigner: EventAssigner
     retention: EventRetention
+    stopping: Stopping
+    """Set when the server begins to shut down: endless responses end through `stopping.cut`."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -90,10 +93,12 @@ class Services:
             recorder=recorder,
             assigner=EventAssigner(people, events, recorder),
             retention=EventRetention(events, settings.event_retention_days),
+            stopping=Stopping(),
         )
 
     async def start(self) -> None:
         db.migrate(self.engine)
+        self.store.all_offline()
         faces = self.people.load_gallery()
         await self.cameras.load()
         await self.recorder.start()

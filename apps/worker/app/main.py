@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 
 from facegrid_common.logs import setup_logging
-from pydantic import ValidationError
+from facegrid_common.settings import load_settings
 
 from .config import OBSOLETE, WorkerSettings, obsolete_settings
 from .worker import FaceRecognitionWorker, StartupFailed
@@ -16,22 +15,8 @@ from .worker_client import RegistrationRefused
 log = logging.getLogger("app")
 
 
-def load_settings() -> WorkerSettings:
-    try:
-        return WorkerSettings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]).upper()
-            message = error["msg"].removeprefix("Value error, ")
-            print(
-                f"facegrid-worker: bad configuration: {field + ': ' if field else ''}{message}",
-                file=sys.stderr,
-            )
-        raise SystemExit(2) from None
-
-
 def main() -> None:
-    settings = load_settings()
+    settings = load_settings(WorkerSettings, "facegrid-worker")
     setup_logging(settings.log_level, settings.log_file, [settings.worker_token])
     for name in obsolete_settings():
         log.warning("%s is set but obsolete and ignored: %s", name, OBSOLETE[name])

@@ -1,8 +1,12 @@
 """The socket client: dials the API, registers, keeps the link alive, reconnects forever.
 
-The websockets library does the connection and its keepalive pings. The retry loop
-is ours, not the library's `async for ws in connect(...)`: its backoff cap cannot be
-set on websockets 16 (the newest for Python 3.10), and ours must stay <= 30 s.
+The websockets library does the connection and its keepalive pings. The retry loop is
+ours, not the library's `async for ws in connect(...)`, because it must: cap the backoff per
+client from RECONNECT_MAX_DELAY (the library's cap is process-wide, the
+WEBSOCKETS_BACKOFF_MAX_DELAY environment variable read at import); count a connection as
+made only once `registered` arrives (the library resets its backoff on the handshake); and
+end on a permanent refusal (bad token, protocol mismatch) with RegistrationRefused, which
+main turns into exit code 3.
 The client opens outbound connections only: it never listens.
 """
 

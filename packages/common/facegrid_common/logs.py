@@ -10,20 +10,23 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-class RedactSecrets(logging.Filter):
-    """Last line of defence: no configured secret is ever written out, whoever logs it."""
+class RedactingFormatter(logging.Formatter):
+    """Last line of defence: no configured secret is ever written out, whoever logs it.
+
+    It masks the finished line, so a secret in the arguments, in an exception's message
+    or anywhere in its traceback is caught as well as one in the message itself.
+    """
 
     def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if s]
+        super().__init__(FORMAT)
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def setup_logging(level: str, log_file: Path | None, secrets: list[str]) -> None:
@@ -31,8 +34,7 @@ def setup_logging(level: str, log_file: Path | None, secrets: list[str]) -> None
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=10_000_000, backupCount=5))
-    redact = RedactSecrets(secrets)
+    formatter = RedactingFormatter(secrets)
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
-        handler.addFilter(redact)
+        handler.setFormatter(formatter)
     logging.basicConfig(level=level, handlers=handlers, force=True)

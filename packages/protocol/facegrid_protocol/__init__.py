@@ -2,7 +2,7 @@
 
 from .close_codes import HEADER_PROTOCOL, HEADER_WORKER_ID, CloseCode, Refusal
 from .codec import Frame, decode, encode
-from .errors import MessageTooLarge, ProtocolError
+from .errors import MessageTooLarge, ProtocolError, Violation
 from .messages import (
     FROM_API,
     FROM_WORKER,
@@ -65,6 +65,7 @@ __all__ = [
     "StopCamera",
     "TrackEnded",
     "TrackSample",
+    "Violation",
     "decode",
     "encode",
     "redact_url",

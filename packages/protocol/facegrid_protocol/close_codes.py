@@ -7,7 +7,6 @@ from enum import IntEnum
 
 class CloseCode(IntEnum):
     NORMAL = 1000
-    GOING_AWAY = 1001
     PROTOCOL_ERROR = 1002
     TOO_BIG = 1009
     HEARTBEAT_TIMEOUT = 4000

@@ -50,11 +50,11 @@ def decode(data: str | bytes, *, limit: int = MAX_MESSAGE_BYTES) -> Frame:
     payload: bytes | None = None
     if isinstance(data, bytes):
         if len(data) < _HEADER_LEN.size:
-            raise ProtocolError("binary frame shorter than its header length")
+            raise ProtocolError("binary frame shorter than its header length", "malformed")
         (header_len,) = _HEADER_LEN.unpack_from(data)
         end = _HEADER_LEN.size + header_len
         if end > len(data):
-            raise ProtocolError("binary frame header length runs past the frame")
+            raise ProtocolError("binary frame header length runs past the frame", "malformed")
         header: str | bytes = data[_HEADER_LEN.size : end]
         payload = data[end:]
     else:
@@ -62,15 +62,17 @@ def decode(data: str | bytes, *, limit: int = MAX_MESSAGE_BYTES) -> Frame:
     try:
         obj = json.loads(header)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"malformed JSON: {exc}") from None
+        raise ProtocolError(f"malformed JSON: {exc}", "malformed") from None
     if not isinstance(obj, dict) or "type" not in obj:
-        raise ProtocolError("a message must be a JSON object with a 'type'")
+        raise ProtocolError("a message must be a JSON object with a 'type'", "malformed")
     try:
         message = MESSAGE_ADAPTER.validate_python(obj)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "union_tag_invalid":
-            raise ProtocolError(f"unknown message type {obj['type']!r}") from None
+            raise ProtocolError(f"unknown message type {obj['type']!r}", "unknown_type") from None
         where = ".".join(str(p) for p in first["loc"])
-        raise ProtocolError(f"invalid {obj['type']!r} message: {where}: {first['msg']}") from None
+        raise ProtocolError(
+            f"invalid {obj['type']!r} message: {where}: {first['msg']}", "invalid_message"
+        ) from None
     return Frame(message, payload)

@@ -131,7 +131,7 @@ async def stream(camera_id: RowId, services: ServicesDep) -> StreamingResponse:
             yield head.encode() + jpeg + b"\r\n"
 
     return StreamingResponse(
-        parts(),
+        services.stopping.cut(parts()),  # ends when the server stops
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

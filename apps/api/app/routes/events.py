@@ -135,7 +135,8 @@ async def event_stream(services: ServicesDep) -> StreamingResponse:
                 await next_notice  # let the generator leave its await before closing it
             await feed.aclose()
 
-    return StreamingResponse(notices(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    stream = services.stopping.cut(notices())  # ends when the server stops
+    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{event_id}", response_model=EventOut, responses=NOT_FOUND)

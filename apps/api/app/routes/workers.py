@@ -27,10 +27,12 @@ def _live(session: WorkerSession) -> WorkerOut:
         capabilities=info.capabilities.model_dump(),
         status=session.status,
         connected_since=session.connected_at,
+        offline_since=None,
+        last_seen=session.last_seen,
         last_heartbeat=session.last_heartbeat,
         jobs_in_flight=len(session.in_flight),
-        jobs_done=session.jobs_done,
-        jobs_failed=session.jobs_failed,
+        jobs_done=session.earlier_done + session.jobs_done,
+        jobs_failed=session.earlier_failed + session.jobs_failed,
     )
 
 
@@ -43,7 +45,9 @@ def _offline(record: WorkerRecord) -> WorkerOut:
         capabilities=record.capabilities,
         status=WorkerStatus.OFFLINE,
         connected_since=None,
-        last_heartbeat=record.last_seen,
+        offline_since=record.offline_since,
+        last_seen=record.last_seen,
+        last_heartbeat=record.last_heartbeat,
         jobs_in_flight=0,
         jobs_done=record.jobs_done,
         jobs_failed=record.jobs_failed,
@@ -56,7 +60,7 @@ async def list_workers(services: ServicesDep) -> list[WorkerOut]:
     known = {w.id for w in live}
     records = await asyncio.to_thread(services.store.recent, OFFLINE_SHOWN_FOR)
     offline = [_offline(r) for r in records if r.id not in known]
-    offline.sort(key=lambda w: w.last_heartbeat or w.id, reverse=True)
+    offline.sort(key=lambda w: w.last_seen, reverse=True)
     return sorted(live, key=lambda w: w.id) + offline
 
 

@@ -94,11 +94,25 @@ class WorkerHub:
                 await self._reaper
 
     async def _reap_forever(self) -> None:
-        period = min(1.0, self.heartbeat_interval / 2)
+        """Expire each session the moment its silence reaches the timeout, not on a tick after it.
+
+        It sleeps until the earliest deadline: a message only moves a deadline later, and a
+        session that registers meanwhile is due a whole timeout after it, so none is missed.
+        """
         while True:
-            await asyncio.sleep(period)
+            wait = self.heartbeat_timeout
             for session in self.sessions():
+                if session.expired_reason is not None:
+                    continue
                 quiet = session.quiet_for()
-                if quiet > self.heartbeat_timeout and session.expired_reason is None:
-                    log.warning("worker %s silent for %.1f s: marking it offline", session.id, quiet)
-                    session.expire(f"no heartbeat for {quiet:.0f} s")
+                if quiet < self.heartbeat_timeout:
+                    wait = min(wait, self.heartbeat_timeout - quiet)
+                    continue
+                log.warning(
+                    "worker %s silent for %.2f s (timeout %g s): marking it offline",
+                    session.id,
+                    quiet,
+                    self.heartbeat_timeout,
+                )
+                session.expire(f"no heartbeat for {quiet:.1f} s")
+            await asyncio.sleep(wait)

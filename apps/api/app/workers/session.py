@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from facegrid_protocol import Message, Register, encode
 from starlette.websockets import WebSocket
 
+from ..metrics import Metrics
+
 if TYPE_CHECKING:
     from ..jobs import PendingJob
 
@@ -33,12 +35,18 @@ class WorkerSession:
 
     info: Register
     websocket: WebSocket
+    metrics: Metrics
     connected_at: datetime = field(default_factory=utcnow)
+    last_seen: datetime = field(default_factory=utcnow)
+    """When anything last arrived from the worker."""
     last_heartbeat: datetime | None = None
     draining: bool = False
     in_flight: dict[str, PendingJob] = field(default_factory=dict)
     jobs_done: int = 0
+    """On this connection, like `jobs_failed`; `earlier_*` hold its earlier connections' totals."""
     jobs_failed: int = 0
+    earlier_done: int = 0
+    earlier_failed: int = 0
     receive_task: asyncio.Task[None] | None = None
     expired_reason: str | None = None
     last_assigned: int = 0
@@ -66,21 +74,24 @@ class WorkerSession:
 
     def heard(self) -> None:
         self._last_heard = time.monotonic()
+        self.last_seen = utcnow()
 
     def quiet_for(self) -> float:
         """Seconds since anything arrived from this worker."""
         return time.monotonic() - self._last_heard
 
     async def send(self, message: Message, payload: bytes | None = None) -> None:
-        await self.send_frame(encode(message, payload))
+        await self.send_frame(encode(message, payload), message.type)
 
-    async def send_frame(self, data: str | bytes) -> None:
-        """Send one encoded message (jobs are encoded once, before a worker is chosen)."""
+    async def send_frame(self, data: str | bytes, kind: str) -> None:
+        """Send one encoded message of type `kind` (jobs are encoded once, before a worker is
+        chosen); every message the API sends goes through here, and is counted here."""
         async with self._send_lock:
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             else:
                 await self.websocket.send_text(data)
+        self.metrics.socket_messages.labels("out", kind).inc()
 
     def expire(self, reason: str) -> None:
         """Drop the connection from the API's side (heartbeat timeout, replaced)."""

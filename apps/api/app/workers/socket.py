@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from facegrid_protocol import (
     HEADER_PROTOCOL,
     HEADER_WORKER_ID,
+    MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
     CameraStatus,
     CloseCode,
@@ -20,7 +21,6 @@ from facegrid_protocol import (
     JobRelease,
     JobResult,
     LiveFrame,
-    MessageTooLarge,
     ProtocolError,
     Refusal,
     Register,
@@ -84,11 +84,11 @@ async def worker_socket(websocket: WebSocket) -> None:
     try:
         await websocket.accept()
         session = await _register(websocket, services)
+        await asyncio.to_thread(services.store.connected, session)
         services.hub.attach(session)
-    except (ProtocolError, asyncio.TimeoutError) as exc:
-        reason = exc.reason if isinstance(exc, ProtocolError) else "no register message in time"
-        log.warning("worker from %s failed to register: %s", peer, reason)
-        await _close(websocket, CloseCode.PROTOCOL_ERROR, reason)
+    except ProtocolError as exc:
+        log.warning("worker from %s failed to register: %s", peer, exc.reason)
+        await _close(websocket, _violation(services, exc), exc.reason)
         return
     except WebSocketDisconnect:
         return
@@ -98,15 +98,20 @@ async def worker_socket(websocket: WebSocket) -> None:
 
 
 async def _register(websocket: WebSocket, services: Services) -> WorkerSession:
-    frame = await asyncio.wait_for(_receive(websocket, services), REGISTER_TIMEOUT)
+    try:
+        frame = await asyncio.wait_for(_receive(websocket, services), REGISTER_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise ProtocolError(f"no 'register' within {REGISTER_TIMEOUT:g} s", "timeout") from None
     message = frame.message
     if not isinstance(message, Register):
         raise ProtocolError(f"expected 'register' first, got {message.type!r}")
     if message.worker_id != websocket.headers.get(HEADER_WORKER_ID):
-        raise ProtocolError("worker_id differs from the handshake's")
+        raise ProtocolError("worker_id differs from the handshake's", "invalid_message")
     if message.protocol_version != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol {message.protocol_version} != {PROTOCOL_VERSION}")
-    session = WorkerSession(info=message, websocket=websocket, last_heartbeat=utcnow())
+        raise ProtocolError(f"protocol {message.protocol_version} != {PROTOCOL_VERSION}", "invalid_message")
+    session = WorkerSession(
+        info=message, websocket=websocket, metrics=services.metrics, last_heartbeat=utcnow()
+    )
     caps = message.capabilities
     log.info(
         "worker %s registered from %s (host %s, pid %s, v%s, jobs %s x%d)",
@@ -137,7 +142,6 @@ async def _serve(session: WorkerSession, services: Services) -> None:
     code: int | None = None
     reason = ""
     try:
-        await asyncio.to_thread(services.store.save, session)
         await services.cameras.worker_changed()
         await session.receive_task
     except asyncio.CancelledError:
@@ -147,15 +151,14 @@ async def _serve(session: WorkerSession, services: Services) -> None:
     except WebSocketDisconnect as exc:
         log.info("worker %s disconnected (code %s)", session.id, exc.code)
     except ProtocolError as exc:
-        code = CloseCode.TOO_BIG if isinstance(exc, MessageTooLarge) else CloseCode.PROTOCOL_ERROR
-        reason = exc.reason
+        code, reason = _violation(services, exc), exc.reason
         log.warning("worker %s broke the protocol: %s", session.id, reason)
     finally:
+        ended = utcnow()
         current = services.hub.detach(session)
         services.dispatcher.worker_lost(session)
         services.metrics.workers_connected.set(len(services.hub.sessions()))
-        if current:
-            await asyncio.to_thread(services.store.save, session)
+        await asyncio.to_thread(services.store.disconnected, session, ended, current=current)
         await services.recorder.worker_lost(session.id)
         await services.cameras.worker_changed()
     if code is not None:
@@ -202,13 +205,30 @@ async def _handle(session: WorkerSession, services: Services, frame: Frame) -> N
 
 
 async def _receive(websocket: WebSocket, services: Services) -> Frame:
+    """The next frame from the worker, decoded and counted: every frame that arrives goes through here."""
     event = await websocket.receive()
     if event["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(event.get("code", 1000), event.get("reason"))
+        code = event.get("code", 1000)
+        if code == CloseCode.TOO_BIG:
+            # The transport refused a frame over its limit (MAX_MESSAGE_BYTES) before we saw it.
+            services.metrics.socket_messages.labels("in", "invalid").inc()
+            detail = event.get("reason") or "closed with 1009"
+            raise ProtocolError(f"a frame over the {MAX_MESSAGE_BYTES}-byte limit ({detail})", "too_large")
+        raise WebSocketDisconnect(code, event.get("reason"))
     data = event.get("bytes")
-    frame = decode(data if data is not None else event.get("text") or "")
+    try:
+        frame = decode(data if data is not None else event.get("text") or "")
+    except ProtocolError:
+        services.metrics.socket_messages.labels("in", "invalid").inc()
+        raise
     services.metrics.socket_messages.labels("in", frame.message.type).inc()
     return frame
+
+
+def _violation(services: Services, exc: ProtocolError) -> int:
+    """Count a protocol error by its kind; the close code it calls for."""
+    services.metrics.socket_protocol_errors.labels(exc.kind).inc()
+    return CloseCode.TOO_BIG if exc.kind == "too_large" else CloseCode.PROTOCOL_ERROR
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
