@@ -28,11 +28,11 @@ from app.cameras.processor import (
     TrackSample,
 )
 from app.cameras.reader import FrameReader, ReaderOptions, ReaderState, backoff
-from app.cameras.source import InvalidSource, SourceKind, parse_source, redact
 from app.cameras.track import FaceTracker, iou
 from app.vision.box import Box
 from app.vision.embed import distance
 from app.vision.pipeline import FacePipeline
+from facegrid_common.camera_source import InvalidSource, parse_source
 from harness import free_port, wait_until
 from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
 from video_fixture import FaceVideo, build_face_video, frame_index, read_frames, transcode_h264
@@ -81,70 +81,7 @@ def start_reader(started: list[FrameReader], url: str, *, loop: bool = False) ->
     return reader
 
 
-# --- sources and redaction -----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("rtsp://admin:s3cret@10.0.0.5:554/stream1", "rtsp://***:***@10.0.0.5:554/stream1"),
-        ("rtsp://admin@10.0.0.5/stream1", "rtsp://***@10.0.0.5/stream1"),
-        (
-            "http://user%40corp.example:p%40ss%3Aw%2Frd@cam.lan/video.mjpg",
-            "http://***:***@cam.lan/video.mjpg",
-        ),
-        ("rtsp://admin:p@ss/w@rd@cam/s", "rtsp://***:***@cam/s"),  # unencoded @ and / in the password
-        ("RTSPS://Admin:Pw@cam/s", "RTSPS://***:***@cam/s"),
-        ("http://cam/video.cgi?user=admin&pwd=s3cret&res=hd", "http://cam/video.cgi?user=***&pwd=***&res=hd"),
-        ("http://cam/snap@2x.jpg", "http://cam/snap@2x.jpg"),
-        ("rtsp://10.0.0.5:554/stream1", "rtsp://10.0.0.5:554/stream1"),
-        (
-            "proxy http://relay/?src=rtsp%3A%2F%2Fadmin%3As3cret%40cam%2Fs failed",
-            "proxy http://relay/?src=rtsp%3A%2F%2F***:***%40cam%2Fs failed",
-        ),
-        (
-            "could not open 'rtsp://admin:s3cret@cam/s' (timeout)",
-            "could not open 'rtsp://***:***@cam/s' (timeout)",
-        ),
-    ],
-)
-def test_redact_hides_credentials(url: str, shown: str):
-    assert redact(url) == shown
-
-
-@pytest.mark.parametrize(
-    ("url", "kind", "target"),
-    [
-        ("rtsp://cam/s", SourceKind.RTSP, "rtsp://cam/s"),
-        ("rtsps://cam/s", SourceKind.RTSP, "rtsps://cam/s"),
-        ("http://cam/video.mjpg", SourceKind.HTTP, "http://cam/video.mjpg"),
-        ("https://cam/video.mjpg", SourceKind.HTTP, "https://cam/video.mjpg"),
-        ("/srv/clips/door.mp4", SourceKind.FILE, "/srv/clips/door.mp4"),
-        ("file:///srv/clips/my%20door.mp4", SourceKind.FILE, "/srv/clips/my door.mp4"),
-        ("/dev/video2", SourceKind.DEVICE, "/dev/video2"),
-        ("0", SourceKind.DEVICE, 0),
-        (3, SourceKind.DEVICE, 3),
-    ],
-)
-def test_parse_source_kinds(url: str | int, kind: SourceKind, target: str | int):
-    source = parse_source(url)
-    assert (source.kind, source.target) == (kind, target)
-    assert source.is_live == (kind is not SourceKind.FILE)
-
-
-@pytest.mark.parametrize("url", ["ftp://admin:s3cret@cam/x", "", "rtsp://admin:s3cret@/x", "99", "a\nb"])
-def test_parse_source_refuses_without_echoing_secrets(url: str):
-    with pytest.raises(InvalidSource) as caught:
-        parse_source(url)
-    assert "s3cret" not in str(caught.value)
-
-
-def test_source_never_shows_its_credentials():
-    source = parse_source("rtsp://admin:p%40ssw0rd@cam/s")
-    assert "p%40ssw0rd" not in repr(source) and "p@ssw0rd" not in repr(source)
-    assert source.display == "rtsp://***:***@cam/s"
-    # A library echoing the decoded password on its own is caught too.
-    assert source.scrub("auth failed for admin with p@ssw0rd") == "auth failed for *** with ***"
+# --- backoff -------------------------------------------------------------------------
 
 
 def test_backoff_grows_is_capped_and_jittered():

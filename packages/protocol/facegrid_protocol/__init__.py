@@ -30,7 +30,6 @@ from .messages import (
     TrackEnded,
     TrackSample,
 )
-from .redact import redact_url
 
 __all__ = [
     "FROM_API",
@@ -67,5 +66,4 @@ __all__ = [
     "TrackSample",
     "decode",
     "encode",
-    "redact_url",
 ]

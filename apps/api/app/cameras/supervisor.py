@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from facegrid_common.camera_source import redact
 from facegrid_protocol import (
     CameraConfig,
     CameraStatus,
@@ -20,7 +21,6 @@ from facegrid_protocol import (
     SetLive,
     StartCamera,
     StopCamera,
-    redact_url,
 )
 
 from ..models import Camera
@@ -100,7 +100,7 @@ class CameraSupervisor:
                 if target is None:
                     log.warning("camera %d has no worker with room to run it", camera_id)
                     continue
-                log.info("camera %d (%s) -> worker %s", camera_id, redact_url(watch.config.url), target)
+                log.info("camera %d (%s) -> worker %s", camera_id, redact(watch.config.url), target)
                 await self._send(target, StartCamera(camera=watch.config))
                 if watch.live is not None:
                     await self._send(target, watch.live)

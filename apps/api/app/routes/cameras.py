@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
-from facegrid_protocol import redact_url
+from facegrid_common.camera_source import redact
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import StreamingResponse
 
@@ -39,7 +39,7 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
             live = CameraLive(
                 worker_id=watch.worker_id,
                 state=s.state,
-                reason=redact_url(s.reason),
+                reason=redact(s.reason),
                 input_fps=round(s.input_fps, 2),
                 processed_fps=round(s.processed_fps, 2),
                 last_frame_at=datetime.fromtimestamp(s.last_frame_at, timezone.utc)
@@ -53,7 +53,7 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
     return CameraOut(
         id=camera.id,
         name=camera.name,
-        url=redact_url(camera.url),
+        url=redact(camera.url),
         enabled=camera.enabled,
         process_fps=camera.process_fps,
         detection_width=camera.detection_width,

@@ -1,9 +1,9 @@
 """Cameras on the worker: read streams, find and follow faces, hand out samples. No networking.
 
-One capability per module, each long-lived loop owned by one object:
+One capability per module, each long-lived loop owned by one object. What a camera URL
+means, and the redaction of every message that might show it, is shared with the API:
+:mod:`facegrid_common.camera_source`.
 
-* ``source``: what a camera URL means, and :func:`~app.cameras.source.redact` for every
-  message that might show it.
 * ``reader``: :class:`~app.cameras.reader.FrameReader` keeps the latest frame of one
   source, watches for stalls and reconnects (its own threads).
 * ``track``: :class:`~app.cameras.track.FaceTracker`, detections -> tracks (pure Python).

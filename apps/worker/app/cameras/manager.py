@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from facegrid_common.camera_source import parse_source, redact
+
 from ..vision.pipeline import FacePipeline
 from .processor import (
     CameraProcessor,
@@ -32,7 +34,6 @@ from .processor import (
     TrackEndedCallback,
 )
 from .reader import FrameReader, ReaderOptions, ReaderStatus
-from .source import parse_source, redact
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class CameraManager:
 
     def start(self, config: CameraConfig) -> CameraStatus:
         """Start a camera. Raises :class:`CameraExists`, :class:`TooManyCameras`,
-        :class:`~app.cameras.source.InvalidSource` or ``ValueError`` (bad settings)."""
+        :class:`~facegrid_common.camera_source.InvalidSource` or ``ValueError`` (bad settings)."""
         self._check_room(config.camera_id)
         self._get_pipeline()  # load the models (first time only) without holding the lock
         with self._lock:

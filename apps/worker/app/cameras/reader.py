@@ -48,8 +48,7 @@ from urllib.parse import urlsplit
 
 import cv2  # after app.vision's pixel cap: the package __init__ imports it first
 import numpy as np
-
-from .source import CameraSource, SourceKind
+from facegrid_common.camera_source import CameraSource, SourceKind
 
 log = logging.getLogger(__name__)
 
