@@ -91,6 +91,7 @@ def test_parse_source_kinds(url: str | int, kind: SourceKind, target: str | int)
         ("rtsp://admin:s3cret@/x", "no host"),
         ("rtsp://admin:pa?ss@127.0.0.1:9/s", "%3F"),
         ("rtsp://admin:1234?s3cret@127.0.0.1:9/s", "ambiguous"),
+        ("rtsp://admin:p@ssw0rd/x@cam/s", "ambiguous"),
         ("rtsp://user:pw3#frag@host", "%23"),
         ("rtsp://user:pw5 zz@host", "contains a space"),
         ("rtsp:/user:pw7zz@host", "write rtsp://"),

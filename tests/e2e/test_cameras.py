@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,54 @@ def test_disabling_and_deleting_a_camera_stops_it_on_its_worker(enrolled, make_w
     assert api.http.get(f"/api/cameras/{camera['id']}").status_code == 404
     bad = api.http.post("/api/cameras", json={"name": "", "url": ""})
     assert bad.status_code == 422
+
+
+NOT_A_CAMERA = [
+    ("ftp://x/y", "Cameras with ftp:// addresses are not supported"),
+    ("garbage thing", "This is not a camera address."),
+    ("htp//192.0.2.1/stream", "This is not a camera address."),
+    ("   ", "The camera address is empty."),
+    ("clips/door.mp4", "absolute path"),
+    ("rtsp://user:pw5 zz@192.0.2.1/s", "contains a space"),
+    ("rtsp:/user:pw7zz@192.0.2.1/s", "write rtsp://"),
+    ("user:pw8zz@127.0.0.1:1", "This is not a camera address."),
+    ("rtsp://admin:pa?ss@127.0.0.1:9/s", "%3F"),
+]
+
+
+def test_the_api_refuses_an_address_no_worker_could_open(api):
+    camera = _camera(api, url="rtsp://192.0.2.10/stream1", enabled=False)
+    for url, says in NOT_A_CAMERA:
+        for method, path, body in (
+            ("POST", "/api/cameras", {"name": "cam", "url": url}),
+            ("PATCH", f"/api/cameras/{camera['id']}", {"url": url}),
+        ):
+            response = api.http.request(method, path, json=body)
+            assert response.status_code == 422, (url, response.text)
+            (item,) = response.json()["detail"]
+            assert item["loc"] == ["body", "url"] and item["type"] == "camera_url"
+            assert says in item["msg"] and item["msg"].endswith("."), item
+            assert not any(s in response.text for s in ("pw5", "pw7zz", "pw8zz", "pa?ss")), response.text
+    assert [c["url"] for c in api.http.get("/api/cameras").json()] == ["rtsp://192.0.2.10/stream1"]
+
+
+def test_a_camera_its_worker_cannot_start_gives_its_slot_back(enrolled, make_worker, video):
+    api = enrolled
+    legacy = _camera(api, name="legacy", url=str(video), enabled=False)
+    api.stop()  # a row saved before the API checked addresses
+    with sqlite3.connect(api.data_dir / "facegrid.db") as db:
+        db.execute("UPDATE cameras SET url = 'ftp://x/y', enabled = 1 WHERE id = ?", (legacy["id"],))
+    api.start()
+    make_worker(api, "one-slot", MAX_CAMERAS="1", **FAST)
+    refused = wait_until(
+        lambda: (s := _status(api, legacy["id"]))["state"] == "failed" and s, 20, "the worker to refuse it"
+    )
+    assert refused["worker_id"] is None and "ftp:// addresses are not supported" in refused["reason"]
+    good = _camera(api, name="good", url=str(video), loop=True)
+    wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the freed slot to be used")
+    assert _status(api, good["id"])["worker_id"] == "one-slot"
+    fixed = api.http.patch(f"/api/cameras/{legacy['id']}", json={"url": str(video)}).json()
+    assert fixed["status"]["state"] == "unassigned"  # a new address gets a new try, when there is room
 
 
 @pytest.mark.skipif(rtsp_unavailable() is not None, reason=f"no RTSP test server: {rtsp_unavailable()}")

@@ -14,9 +14,11 @@ import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import TypeVar
 
+from facegrid_common.camera_source import redact
 from facegrid_protocol import (
+    CameraState,
     CameraStatus,
     LabelTrack,
     LiveFrame,
@@ -40,11 +42,10 @@ from .worker_client import WorkerClient
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-StateName = Literal["starting", "streaming", "reconnecting", "error", "stopped"]
 
 STATUS_PERIOD = 2.0
 
-_STATES: dict[ReaderState, StateName] = {
+_STATES: dict[ReaderState, CameraState] = {
     ReaderState.STARTING: "starting",
     ReaderState.STREAMING: "streaming",
     ReaderState.RECONNECTING: "reconnecting",
@@ -141,9 +142,11 @@ class CameraService:
         try:
             await asyncio.to_thread(self._manager.update if running else self._manager.start, config)
         except Exception as exc:  # a bad camera is reported, never fatal
-            log.warning("camera %d could not start: %s", c.camera_id, exc)
-            status = CameraStatus(camera_id=c.camera_id, state="error", reason=str(exc))
-            await self._client.send(status)
+            reason = redact(str(exc))
+            log.warning("camera %d could not start: %s", c.camera_id, reason)
+            with contextlib.suppress(cams.UnknownCamera):  # an update that failed: run nothing stale
+                await asyncio.to_thread(self._manager.stop, str(c.camera_id))
+            await self._client.send(CameraStatus(camera_id=c.camera_id, state="failed", reason=reason))
             return
         await self._report(str(c.camera_id))
 

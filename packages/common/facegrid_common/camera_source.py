@@ -156,8 +156,11 @@ def _check_network_url(text: str) -> None:
         raise InvalidSource(f"The camera URL contains a space; {ENCODE_HINT}.")
     parts = urlsplit(text)
     after_host = text.split("://", 1)[1][len(parts.netloc) :]
-    if after_host[:1] in ("?", "#") and "@" in after_host.split("/", 1)[0]:
-        # "user:1234?x@host" splits into host "user", port 1234: a password that needs encoding.
+    if ("@" in parts.netloc and "@" in after_host) or (
+        after_host[:1] in ("?", "#") and "@" in after_host.split("/", 1)[0]
+    ):
+        # "user:p@ss/w@rd@cam" has host "ss"; "user:1234?x@host" host "user", port 1234:
+        # a password that needs encoding, whose pieces would show as a host.
         raise InvalidSource(f"The camera URL is ambiguous; {ENCODE_HINT}.")
     try:
         parts.port  # noqa: B018  (raises for a port that is not a number from 0 to 65535)

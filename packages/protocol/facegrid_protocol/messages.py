@@ -91,12 +91,17 @@ class JobRelease(_Message):
     reason: str
 
 
+CameraState = Literal["starting", "streaming", "reconnecting", "error", "stopped", "failed"]
+"""``error``: still retrying, at the capped backoff; ``failed``: the worker could not start the
+camera at all and does not run it (the API gives it to another worker or none)."""
+
+
 class CameraStatus(_Message):
     """A camera's health as its worker sees it; sent on every state change and every few seconds."""
 
     type: Literal["camera_status"] = "camera_status"
     camera_id: int
-    state: Literal["starting", "streaming", "reconnecting", "error", "stopped"]
+    state: CameraState
     reason: str = Field("", description="why not streaming; credentials already redacted")
     input_fps: float = 0.0
     processed_fps: float = 0.0

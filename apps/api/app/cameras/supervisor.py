@@ -4,13 +4,18 @@ It owns the current assignment and the latest status each worker reported. Any
 change — a camera added, edited, disabled or deleted, a worker joining or leaving —
 goes through :meth:`rebalance`, which compares the plan with what runs and sends
 `stop_camera` / `start_camera` for the difference, under one lock.
+
+A worker that cannot start a camera at all reports it ``failed``: the camera then frees
+that worker's slot and goes to another worker, or to none (shown as ``failed`` with the
+worker's reason). It is not offered to that worker again until the camera is changed or
+the worker reconnects. A camera that starts but cannot connect (``reconnecting``,
+``error``) keeps its slot: its worker retries, and cameras come back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 from facegrid_common.camera_source import redact
@@ -40,7 +45,10 @@ class Watch:
     worker_id: str | None = None
     status: CameraStatus | None = None
     live: SetLive | None = None
-    status_at: float = field(default_factory=time.monotonic)
+    refused_by: set[str] = field(default_factory=set)
+    """Connected workers that could not start this configuration."""
+    failure: str = ""
+    """Why the last of them could not (redacted), shown while no worker runs the camera."""
 
 
 class CameraSupervisor:
@@ -67,6 +75,9 @@ class CameraSupervisor:
         else:
             changed = watch.config != config
             watch.config, watch.pinned = config, camera.pinned_worker
+            if changed:
+                watch.refused_by.clear()  # a new configuration deserves a new try everywhere
+                watch.failure = ""
             if changed and watch.worker_id is not None:
                 await self._send(watch.worker_id, StartCamera(camera=config))
         await self.rebalance()
@@ -87,9 +98,11 @@ class CameraSupervisor:
             for watch in self._watches.values():
                 if watch.worker_id is not None and watch.worker_id not in live:
                     watch.worker_id = None  # its worker is gone: that camera is not running
+                watch.refused_by &= live.keys()  # a worker that reconnects may try again
             slots = [Slot(w, s.info.capabilities.max_cameras) for w, s in live.items()]
             current = {cid: w.worker_id for cid, w in self._watches.items() if w.worker_id is not None}
-            wanted = plan({cid: w.pinned for cid, w in self._watches.items()}, slots, current)
+            refused = {cid: w.refused_by for cid, w in self._watches.items()}
+            wanted = plan({cid: w.pinned for cid, w in self._watches.items()}, slots, current, refused)
             for camera_id, watch in self._watches.items():
                 target = wanted.get(camera_id)
                 if target == watch.worker_id:
@@ -107,10 +120,18 @@ class CameraSupervisor:
 
     # --- what workers report -------------------------------------------------
 
-    def status_reported(self, worker_id: str, status: CameraStatus) -> None:
+    async def status_reported(self, worker_id: str, status: CameraStatus) -> None:
         watch = self._watches.get(status.camera_id)
-        if watch is not None and watch.worker_id == worker_id:
-            watch.status, watch.status_at = status, time.monotonic()
+        if watch is None or watch.worker_id != worker_id:
+            return
+        if status.state != "failed":
+            watch.status = status
+            return
+        watch.failure = redact(status.reason) or "the worker could not start it"
+        log.warning("camera %d: worker %s could not start it: %s", status.camera_id, worker_id, watch.failure)
+        watch.refused_by.add(worker_id)
+        watch.worker_id, watch.status = None, None  # it runs nowhere now: free the slot
+        await self.rebalance()
 
     def worker_of(self, camera_id: int) -> str | None:
         watch = self._watches.get(camera_id)

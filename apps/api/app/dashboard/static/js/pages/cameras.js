@@ -10,9 +10,10 @@ const POLL_MS = 4000;
 const MAX_LIVE = 4;
 /** Browsers keep about 6 connections per server; each live view holds one open. */
 
-const PROBLEM_STATES = new Set(['error', 'reconnecting']);
+/** Camera states that need a person's attention. */
+export const PROBLEM_STATES = new Set(['error', 'reconnecting', 'failed']);
 
-function stateBadge(state) {
+export function stateBadge(state) {
   return badge(state, state === 'streaming' ? 'ok' : PROBLEM_STATES.has(state) ? 'error' : 'off');
 }
 
