@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -10,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from harness import REPO, Api, free_port, wait_until
@@ -113,25 +113,55 @@ def test_live_view_streams_only_while_watched(enrolled, make_worker, video):
     assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
 
 
+PASSWORD = "p@ss:w/rd?#1 %zz"
+"""Characters that do get encoded in a URL, so every written form of it differs."""
+QUERY_SECRET = "hunter2zz"
+
+
+def _forms(secret: str) -> set[str]:
+    """Every way a secret may be written: raw and as each encoder writes it (either hex case)."""
+    once = quote(secret, safe="")
+    encoded = {once, quote(secret), quote_plus(secret), quote(once, safe="")}
+    return {secret} | encoded | {e.lower() for e in encoded} | {e.replace("%20", "+") for e in encoded}
+
+
 def test_credentials_never_leave_the_api_and_a_stall_is_recovered(enrolled, make_worker, video):
     api = enrolled
     worker = make_worker(api, "mjpeg-worker", **FAST)
-    server = MjpegServer(read_frames(video), fps=12, credentials=("admin", "S3cr3t-pw"))
+    frames = read_frames(video)
+    server = MjpegServer(frames, fps=12, credentials=("admin", PASSWORD))
+    keyed = MjpegServer(frames[:24], fps=12)  # authenticates by a query parameter, as many cameras do
     try:
-        camera = _camera(api, url=server.url(userinfo="admin:S3cr3t-pw"))
-        assert "S3cr3t-pw" not in json.dumps(camera) and "***" in camera["url"]
-        wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "the MJPEG stream")
+        camera = _camera(api, url=server.url(userinfo="admin:" + quote(PASSWORD, safe="")))
+        by_key = _camera(api, url=keyed.url(path=f"/video.mjpg?user=admin&api_key={QUERY_SECRET}"))
+        closed = _camera(api, url=f"rtsp://admin:{quote(PASSWORD, safe='')}@127.0.0.1:{free_port()}/s")
+        assert camera["url"] == f"http://***:***@127.0.0.1:{server.port}/video.mjpg"
+        assert by_key["url"].endswith("/video.mjpg?user=***&api_key=***")
+        for refused in (
+            {"name": "no password echoed", "url": f"rtsp://admin:{PASSWORD}@127.0.0.1:1/s"},
+            {"url": f"rtsp://admin:{PASSWORD}@127.0.0.1:1/s"},
+        ):
+            response = api.http.post("/api/cameras", json=refused)
+            assert response.status_code == 422 and not any(f in response.text for f in _forms(PASSWORD))
+        for c in (camera, by_key):
+            wait_until(lambda c=c: _status(api, c["id"])["state"] == "streaming", 30, "the MJPEG stream")
+        wait_until(lambda: _status(api, closed["id"])["state"] in FAILED, 15, "the closed port")
         server.pause()  # the connection stays open, frames stop: a stall
         wait_until(lambda: _status(api, camera["id"])["state"] in FAILED, 20, "the stall")
         assert _status(api, camera["id"])["reason"]
         server.resume()
         wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 40, "recovery")
-        listing = api.http.get("/api/cameras").text + api.http.get(f"/api/cameras/{camera['id']}").text
-        assert "S3cr3t-pw" not in listing
+        shown = api.http.get("/api/cameras").text + "".join(
+            api.http.get(f"/api/cameras/{c['id']}").text for c in (camera, by_key, closed)
+        )
     finally:
         server.stop()
-    for log in (api.log(), worker.log()):
-        assert "S3cr3t-pw" not in log and "S3cr3t%2Dpw" not in log
+        keyed.stop()
+    assert "***" in shown and f"127.0.0.1:{server.port}" in worker.log()  # the URLs are shown, masked
+    secrets = _forms(PASSWORD) | _forms(QUERY_SECRET)
+    for where, text in (("responses", shown), ("the API log", api.log()), ("the worker log", worker.log())):
+        leaked = {s for s in secrets if s in text}
+        assert not leaked, f"{where} show {leaked}"
 
 
 def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, make_worker, video):
