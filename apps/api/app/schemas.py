@@ -368,9 +368,12 @@ class CameraLive(BaseModel):
     reason: str = ""
     input_fps: float = 0.0
     processed_fps: float = 0.0
+    processed_frames: int = Field(0, description="Frames analysed since it started on this worker")
     last_frame_at: datetime | None = None
     faces_seen: int = 0
     embeddings: int = 0
+    detect_ms: float = Field(0.0, description="Detection time per analysed frame (grows with its width)")
+    embed_ms: float = Field(0.0, description="Time per embedding")
     events_dropped: int = 0
     viewers: int = 0
 

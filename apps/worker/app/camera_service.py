@@ -31,9 +31,7 @@ from facegrid_protocol import (
 )
 
 from .cameras import manager as cams
-from .cameras.processor import LiveFrame as Frame
-from .cameras.processor import TrackEnded as Ended
-from .cameras.processor import TrackSample as Sample
+from .cameras.outputs import FaceSample, LiveImage, TrackFinished
 from .cameras.reader import ReaderOptions, ReaderState
 from .config import WorkerSettings
 from .vision.pipeline import FacePipeline
@@ -75,7 +73,7 @@ class CameraService:
         )
         self._settings = settings
         self._outbox: deque[tuple[Message, bytes | None]] = deque()
-        self._live: dict[int, Frame] = {}
+        self._live: dict[int, LiveImage] = {}
         self._dropped: Counter[int] = Counter()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,38 +115,28 @@ class CameraService:
             await self._start(message)
         elif isinstance(message, StopCamera):
             with contextlib.suppress(cams.UnknownCamera):
-                await asyncio.to_thread(self._manager.stop, str(message.camera_id))
+                await asyncio.to_thread(self._manager.stop, message.camera_id)
             self._live.pop(message.camera_id, None)
         elif isinstance(message, SetLive):
             with contextlib.suppress(cams.UnknownCamera):
-                self._manager.set_live(
-                    str(message.camera_id), message.enabled, message.max_fps, message.max_width
-                )
+                self._manager.set_live(message.camera_id, message.enabled, message.max_fps, message.max_width)
         elif isinstance(message, LabelTrack):
             with contextlib.suppress(cams.UnknownCamera, ValueError):
-                self._manager.set_label(str(message.camera_id), int(message.track_id), message.label)
+                self._manager.set_label(message.camera_id, int(message.track_id), message.label)
 
     async def _start(self, message: StartCamera) -> None:
         c = message.camera
-        config = cams.CameraConfig(
-            camera_id=str(c.camera_id),
-            url=c.url,
-            process_fps=c.process_fps,
-            detection_width=c.detection_width,
-            min_face_size=c.min_face_size,
-            loop=c.loop,
-        )
-        running = str(c.camera_id) in self._manager.camera_ids
+        running = c.camera_id in self._manager.camera_ids
         try:
-            await asyncio.to_thread(self._manager.update if running else self._manager.start, config)
+            await asyncio.to_thread(self._manager.update if running else self._manager.start, c)
         except Exception as exc:  # a bad camera is reported, never fatal
             reason = redact(str(exc))
             log.warning("camera %d could not start: %s", c.camera_id, reason)
             with contextlib.suppress(cams.UnknownCamera):  # an update that failed: run nothing stale
-                await asyncio.to_thread(self._manager.stop, str(c.camera_id))
+                await asyncio.to_thread(self._manager.stop, c.camera_id)
             await self._client.send(CameraStatus(camera_id=c.camera_id, state="failed", reason=reason))
             return
-        await self._report(str(c.camera_id))
+        await self._report(c.camera_id)
 
     # --- what cameras produce ------------------------------------------------------
 
@@ -159,10 +147,9 @@ class CameraService:
         self._outbox.append((message, payload))
         self._wake.set()
 
-    def _queue_sample(self, sample: Sample) -> None:
-        camera_id = int(sample.camera_id)
+    def _queue_sample(self, sample: FaceSample) -> None:
         message = TrackSample(
-            camera_id=camera_id,
+            camera_id=sample.camera_id,
             track_id=str(sample.track_id),
             at=sample.timestamp,
             box=sample.box.to_dict(),
@@ -172,20 +159,19 @@ class CameraService:
             embedding=[float(v) for v in sample.embedding],
             crop_bytes=len(sample.face_jpeg),
         )
-        self._queue(camera_id, message, sample.face_jpeg + sample.snapshot_jpeg)
+        self._queue(sample.camera_id, message, sample.face_jpeg + sample.snapshot_jpeg)
 
-    def _queue_ended(self, ended: Ended) -> None:
-        camera_id = int(ended.camera_id)
+    def _queue_ended(self, ended: TrackFinished) -> None:
         message = TrackEnded(
-            camera_id=camera_id,
+            camera_id=ended.camera_id,
             track_id=str(ended.track_id),
             first_seen=ended.first_seen,
             last_seen=ended.last_seen,
         )
-        self._queue(camera_id, message, None)
+        self._queue(ended.camera_id, message, None)
 
-    def _queue_live(self, frame: Frame) -> None:
-        self._live[int(frame.camera_id)] = frame
+    def _queue_live(self, frame: LiveImage) -> None:
+        self._live[frame.camera_id] = frame
         self._wake.set()
 
     async def _send_forever(self) -> None:
@@ -211,7 +197,7 @@ class CameraService:
                 for camera_id in self._manager.camera_ids:
                     await self._report(camera_id)
 
-    async def _report(self, camera_id: str) -> None:
+    async def _report(self, camera_id: int) -> None:
         try:
             status = self._manager.status(camera_id)
         except cams.UnknownCamera:
@@ -219,14 +205,17 @@ class CameraService:
         reader, stats = status.reader, status.processor
         await self._client.send(
             CameraStatus(
-                camera_id=int(camera_id),
+                camera_id=camera_id,
                 state=_STATES.get(reader.state, "error"),
                 reason=reader.reason,
                 input_fps=reader.input_fps,
                 processed_fps=stats.processed_fps,
+                processed_frames=stats.processed_frames,
                 last_frame_at=reader.last_frame_at,
                 faces_seen=stats.faces_seen,
                 embeddings=stats.embeddings,
-                events_dropped=self._dropped[int(camera_id)],
+                detect_ms=stats.detect_ms,
+                embed_ms=stats.embed_ms,
+                events_dropped=self._dropped[camera_id],
             )
         )

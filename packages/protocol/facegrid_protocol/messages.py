@@ -105,9 +105,12 @@ class CameraStatus(_Message):
     reason: str = Field("", description="why not streaming; credentials already redacted")
     input_fps: float = 0.0
     processed_fps: float = 0.0
+    processed_frames: int = Field(0, description="frames analysed since the camera started on this worker")
     last_frame_at: float | None = Field(None, description="Unix time of the newest frame")
     faces_seen: int = 0
     embeddings: int = 0
+    detect_ms: float = Field(0.0, description="mean detection time per analysed frame, recently")
+    embed_ms: float = Field(0.0, description="mean time per embedding (landmarks, crop included), recently")
     events_dropped: int = Field(0, description="track messages lost while the socket was down")
 
 
@@ -180,7 +183,7 @@ class CameraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     camera_id: int
-    url: str = Field(description="the real URL, credentials included: the worker must open it")
+    url: str = Field(description="the real URL, credentials included: the worker must open it", repr=False)
     process_fps: float = Field(gt=0, le=30)
     detection_width: int = Field(ge=160, le=3840)
     min_face_size: int = Field(ge=0)

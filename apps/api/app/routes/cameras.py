@@ -20,13 +20,8 @@ from .params import RowId
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such camera"}}
-NOT_RUNNING: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"description": "Camera not running"}}
 BOUNDARY = "facegridframe"
 SNAPSHOT_TIMEOUT = 8.0
-
-
-def _utc(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, timezone.utc) if ts else None
 
 
 def camera_out(camera: Camera, services: Services) -> CameraOut:
@@ -44,11 +39,14 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
                 reason=redact(s.reason),
                 input_fps=round(s.input_fps, 2),
                 processed_fps=round(s.processed_fps, 2),
+                processed_frames=s.processed_frames,
                 last_frame_at=datetime.fromtimestamp(s.last_frame_at, timezone.utc)
                 if s.last_frame_at
                 else None,
                 faces_seen=s.faces_seen,
                 embeddings=s.embeddings,
+                detect_ms=round(s.detect_ms, 1),
+                embed_ms=round(s.embed_ms, 1),
                 events_dropped=s.events_dropped,
             )
     live.viewers = services.live.viewers(camera.id)

@@ -60,8 +60,9 @@ class CameraCard {
     const s = camera.status;
     replace(this.title, camera.name);
     replace(this.state, stateBadge(s.state));
+    const cost = s.detect_ms ? ` · detection ${Math.round(s.detect_ms)} ms a frame` : '';
     replace(this.facts, s.worker_id
-      ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)} · on ${s.worker_id}`
+      ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}${cost} · on ${s.worker_id}`
       : camera.enabled ? 'Waiting for a worker' : 'Disabled',
     s.reason ? h('span', { class: 'reason' }, ` · ${s.reason}`) : null);
     replace(this.toggle, camera.enabled ? 'Disable' : 'Enable');
