@@ -84,6 +84,15 @@ def test_a_video_camera_yields_one_event_per_appearance(enrolled, make_worker, s
     assert status["faces_seen"] > status["embeddings"] > 0  # tracking: far fewer embeddings than faces
 
 
+def test_state_changes_are_reported_at_once(enrolled, make_worker, video):
+    api = enrolled
+    make_worker(api, "quiet-worker", CAMERA_STATUS_INTERVAL="600", **FAST)  # no periodic report in time
+    camera = _camera(api, url=str(video))  # 8 s, played once
+    wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "streaming")
+    wait_until(lambda: _status(api, camera["id"])["state"] == "stopped", 60, "the end of the file")
+    assert _status(api, camera["id"])["processed_frames"] > 0
+
+
 def test_live_view_streams_only_while_watched(enrolled, make_worker, video):
     api = enrolled
     make_worker(api, "live-worker", **FAST)

@@ -168,6 +168,19 @@ def test_reader_loops_a_file_or_ends_it(tmp_path: Path, sample_faces: Path, star
     assert once.status().frames == short.frame_count and "ended" in once.status().reason
 
 
+def test_reader_tells_a_listener_every_state_change(
+    tmp_path: Path, sample_faces: Path, started: list[FrameReader]
+):
+    short = build_face_video(tmp_path / "short.mp4", sample_faces, fps=20, duration=0.5)
+    states: list[ReaderState] = []
+    reader = FrameReader(parse_source(str(short.path)), FAST, on_state=states.append)
+    started.append(reader)
+    reader.start()
+    wait_until(lambda: reader.state is ReaderState.ENDED, 5, "the file to end")
+    reader.stop()
+    assert states == [ReaderState.STREAMING, ReaderState.ENDED, ReaderState.STOPPED]
+
+
 def test_reader_reports_a_missing_file(tmp_path: Path, started: list[FrameReader]):
     reader = start_reader(started, str(tmp_path / "nope.mp4"))
     wait_until(lambda: reader.state is ReaderState.RECONNECTING, 3, "the missing file to be reported")

@@ -5,6 +5,9 @@ their output over with `call_soon_threadsafe`. Track messages wait in a bounded 
 while the link is down and go out in order once it is back; when the outbox is full
 the oldest are dropped and counted (reported in `camera_status`). Live frames are
 never queued: only the newest per camera is sent, and none while disconnected.
+
+A camera's status goes out when it starts, at once whenever its state changes, and
+every `CAMERA_STATUS_INTERVAL` seconds (its fps and counters change all the time).
 """
 
 from __future__ import annotations
@@ -41,8 +44,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STATUS_PERIOD = 2.0
-
 _STATES: dict[ReaderState, CameraState] = {
     ReaderState.STARTING: "starting",
     ReaderState.STREAMING: "streaming",
@@ -65,6 +66,7 @@ class CameraService:
             on_sample=lambda s: self._from_thread(self._queue_sample, s),
             on_track_ended=lambda e: self._from_thread(self._queue_ended, e),
             on_live_frame=lambda f: self._from_thread(self._queue_live, f),
+            on_state_change=lambda camera_id: self._from_thread(self._state_changed, camera_id),
             reader_options=ReaderOptions(
                 open_timeout=settings.camera_open_timeout,
                 read_timeout=settings.camera_open_timeout,
@@ -76,6 +78,8 @@ class CameraService:
         self._live: dict[int, LiveImage] = {}
         self._dropped: Counter[int] = Counter()
         self._wake = asyncio.Event()
+        self._changed: set[int] = set()
+        self._status_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _from_thread(self, handler: Callable[[T], None], item: T) -> None:
@@ -190,11 +194,24 @@ class CameraService:
 
     # --- status --------------------------------------------------------------------
 
+    def _state_changed(self, camera_id: int) -> None:
+        self._changed.add(camera_id)
+        self._status_wake.set()
+
     async def _report_forever(self) -> None:
+        period = self._settings.camera_status_interval
+        next_all = self._loop.time() + period
         while True:
-            await asyncio.sleep(STATUS_PERIOD)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._status_wake.wait(), max(0.0, next_all - self._loop.time()))
+            self._status_wake.clear()
+            if self._loop.time() >= next_all:
+                due, next_all = self._manager.camera_ids, self._loop.time() + period
+            else:
+                due = sorted(self._changed)
+            self._changed.clear()
             if self._client.registered.is_set():
-                for camera_id in self._manager.camera_ids:
+                for camera_id in due:
                     await self._report(camera_id)
 
     async def _report(self, camera_id: int) -> None:

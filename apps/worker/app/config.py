@@ -54,6 +54,9 @@ class WorkerSettings(BaseSettings):
     camera_outbox: int = Field(
         1000, ge=1, le=100_000, description="Track messages kept while disconnected; then the oldest go."
     )
+    camera_status_interval: float = Field(
+        2.0, gt=0, le=600, description="Seconds between camera status reports; state changes go at once."
+    )
 
     @field_validator("worker_id", mode="before")
     @classmethod

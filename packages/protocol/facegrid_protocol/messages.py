@@ -97,7 +97,8 @@ camera at all and does not run it (the API gives it to another worker or none)."
 
 
 class CameraStatus(_Message):
-    """A camera's health as its worker sees it; sent on every state change and every few seconds."""
+    """A camera's health as its worker sees it: sent when it starts, on every state change, and
+    every ``CAMERA_STATUS_INTERVAL`` seconds."""
 
     type: Literal["camera_status"] = "camera_status"
     camera_id: int

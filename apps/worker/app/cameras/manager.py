@@ -87,10 +87,12 @@ class CameraManager:
         on_sample: SampleCallback | None = None,
         on_track_ended: TrackFinishedCallback | None = None,
         on_live_frame: LiveImageCallback | None = None,
+        on_state_change: Callable[[int], None] | None = None,
         reader_options: ReaderOptions | None = None,
         processor_defaults: ProcessorSettings | None = None,
     ) -> None:
-        """``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
+        """``on_state_change(camera_id)`` is called when a camera's reader changes state (on its
+        threads); ``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
         (embed interval, track ttl, snapshot size...)."""
         if max_cameras < 0:
             raise ValueError("max_cameras must be >= 0")
@@ -100,6 +102,7 @@ class CameraManager:
         self._on_sample = on_sample
         self._on_track_ended = on_track_ended
         self._on_live_frame = on_live_frame
+        self._on_state_change = on_state_change
         self.reader_options = reader_options or ReaderOptions()
         self.processor_defaults = processor_defaults or ProcessorSettings()
         self._cameras: dict[int, _Camera] = {}
@@ -209,7 +212,13 @@ class CameraManager:
     def _build(self, config: CameraConfig) -> _Camera:
         settings = self._settings(config)  # raises ValueError before anything starts
         source = parse_source(config.url, loop=config.loop)
-        reader = FrameReader(source, self.reader_options, name=str(config.camera_id))
+        notify = self._on_state_change
+        reader = FrameReader(
+            source,
+            self.reader_options,
+            name=str(config.camera_id),
+            on_state=None if notify is None else lambda _state: notify(config.camera_id),
+        )
         processor = CameraProcessor(
             config.camera_id,
             reader,

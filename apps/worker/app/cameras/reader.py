@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,10 +126,19 @@ class ReaderStatus:
 class FrameReader:
     """Keeps the latest frame of one camera source, reconnecting as needed; see the module docstring."""
 
-    def __init__(self, source: CameraSource, options: ReaderOptions | None = None, *, name: str = "") -> None:
+    def __init__(
+        self,
+        source: CameraSource,
+        options: ReaderOptions | None = None,
+        *,
+        name: str = "",
+        on_state: Callable[[ReaderState], None] | None = None,
+    ) -> None:
+        """``on_state`` is called with every new state, on the reader's own threads (return quickly)."""
         self.source = source
         self.options = options or ReaderOptions()
         self.name = name or source.display
+        self._on_state = on_state
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -294,6 +304,7 @@ class FrameReader:
         with self._lock:
             if session.generation != self._generation:
                 return False
+            changed = self._state is not ReaderState.STREAMING
             self._seq += 1
             self._latest = Frame(image, self._seq, time.time(), now)
             self._frame_times.append(now)
@@ -307,6 +318,8 @@ class FrameReader:
                 if self._ever_streamed:
                     log.info("camera %s: streaming again (%s)", self.name, self.source.display)
                 self._ever_streamed = True
+        if changed:
+            self._state_changed(ReaderState.STREAMING)
         return True
 
     # --- helpers ----------------------------------------------------------------------
@@ -315,7 +328,18 @@ class FrameReader:
         with self._lock:
             if self._state is ReaderState.STOPPED:
                 return
+            changed = state is not self._state
             self._state, self._reason = state, reason
+        if changed:
+            self._state_changed(state)
+
+    def _state_changed(self, state: ReaderState) -> None:
+        if self._on_state is None:
+            return
+        try:
+            self._on_state(state)
+        except Exception:  # a broken listener must not stop the reader
+            log.exception("camera %s: state listener failed", self.name)
 
     def _fps(self, now: float) -> float:
         recent = sum(1 for t in self._frame_times if t >= now - FPS_WINDOW)
