@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from harness import REPO, Api, free_port, wait_until
 from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
-from video_fixture import read_frames, transcode_h264
+from video_fixture import build_face_video, read_frames, transcode_h264
 
 FAST = {"STALL_TIMEOUT": "3", "CAMERA_OPEN_TIMEOUT": "3"}
 FAILED = ("reconnecting", "error")
@@ -91,6 +91,21 @@ def test_state_changes_are_reported_at_once(enrolled, make_worker, video):
     wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "streaming")
     wait_until(lambda: _status(api, camera["id"])["state"] == "stopped", 60, "the end of the file")
     assert _status(api, camera["id"])["processed_frames"] > 0
+
+
+def test_detection_runs_at_the_cameras_detection_width(enrolled, make_worker, sample_faces, tmp_path):
+    # 1280x720 frames with ~110 px faces: ~55 px at a detection width of 640 (found), ~14 px
+    # at 160 (too small). DETECT_MAX_SIDE, for photos, at its minimum must not cap cameras.
+    api = enrolled
+    video = build_face_video(tmp_path / "wide.mp4", sample_faces, size=(1280, 720)).path
+    make_worker(api, "width-worker", DETECT_MAX_SIDE="160", **FAST)
+    wide = _camera(api, name="wide", url=str(video), loop=True, detection_width=640)
+    narrow = _camera(api, name="narrow", url=str(video), loop=True, detection_width=160)
+    wait_until(lambda: _status(api, wide["id"])["faces_seen"] >= 3, 90, "faces at 640 px")
+    wait_until(lambda: _status(api, narrow["id"])["processed_frames"] >= 20, 60, "frames at 160 px")
+    wide_status, narrow_status = _status(api, wide["id"]), _status(api, narrow["id"])
+    assert narrow_status["faces_seen"] == 0, narrow_status
+    assert wide_status["detect_ms"] > narrow_status["detect_ms"] > 0, (wide_status, narrow_status)
 
 
 def test_live_view_streams_only_while_watched(enrolled, make_worker, video):

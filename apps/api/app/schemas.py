@@ -335,7 +335,12 @@ class CameraIn(BaseModel):
     enabled: bool = True
     process_fps: float = Field(5.0, gt=0, le=30, description="Frames analysed per second")
     detection_width: int = Field(
-        640, ge=160, le=3840, description="Frames are shrunk to this width to detect"
+        640,
+        ge=160,
+        le=3840,
+        description="Faces are looked for in frames shrunk to this width (never enlarged). The detector "
+        "finds faces down to about 40 px at that width: wider finds smaller faces, and costs more per frame "
+        "(see status.detect_ms)",
     )
     min_face_size: int = Field(40, ge=0, le=2000, description="Smaller faces are ignored (px)")
     loop: bool = Field(False, description="Replay a video file when it ends")

@@ -86,12 +86,12 @@ class CameraService:
         self._loop.call_soon_threadsafe(handler, item)
 
     def _make_pipeline(self) -> FacePipeline:
+        """The cameras' pipeline. Its detector does not shrink: each camera's processor already
+        shrinks frames to that camera's ``detection_width``, and ``DETECT_MAX_SIDE`` (for photos)
+        must not cap it again."""
         s = self._settings
         return FacePipeline(
-            s.detector,
-            upsample=s.detect_upsample,
-            detection_max_side=s.detect_max_side,
-            max_pixels=s.max_image_pixels,
+            s.detector, upsample=s.detect_upsample, detection_max_side=None, max_pixels=s.max_image_pixels
         )
 
     def start(self) -> None:
