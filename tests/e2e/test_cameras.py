@@ -7,10 +7,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 from harness import REPO, Api, free_port, wait_until
 from stream_servers import BlackHole, MjpegServer, RtspServer, rtsp_unavailable
@@ -135,6 +137,51 @@ def test_live_view_streams_only_while_watched(enrolled, make_worker, video):
     assert live_frames_sent() == settled and parts >= 5
     snapshot = api.http.get(f"/api/cameras/{camera['id']}/snapshot.jpg")
     assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+
+
+class Viewer:
+    """One live-view client of the API, reading its MJPEG stream on a thread until it ends."""
+
+    def __init__(self, api: Api, camera_id: int) -> None:
+        self.frames = 0
+        self.ended = threading.Event()
+        self._client = httpx.Client(base_url=api.url, headers={"X-API-Key": api.api_key}, timeout=120)
+        self._thread = threading.Thread(target=self._watch, args=(camera_id,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, camera_id: int) -> None:
+        try:
+            with self._client.stream("GET", f"/api/cameras/{camera_id}/stream.mjpeg") as stream:
+                for chunk in stream.iter_bytes():
+                    self.frames += chunk.count(b"Content-Type: image/jpeg")
+        finally:
+            self.ended.set()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_live_view_survives_disable_and_enable_and_ends_when_the_camera_is_deleted(
+    enrolled, make_worker, video
+):
+    api = enrolled
+    worker = make_worker(api, "live-again", **FAST)
+    camera = _camera(api, url=str(video), loop=True)
+    wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "the camera to stream")
+    viewer = Viewer(api, camera["id"])
+    try:
+        wait_until(lambda: viewer.frames >= 3, 20, "live frames")
+        api.http.patch(f"/api/cameras/{camera['id']}", json={"enabled": False})
+        wait_until(lambda: f"camera {camera['id']}: stopped" in worker.log(), 10, "the worker to stop it")
+        assert _status(api, camera["id"])["viewers"] == 1  # still watching, waiting
+        before = viewer.frames
+        api.http.patch(f"/api/cameras/{camera['id']}", json={"enabled": True})
+        wait_until(lambda: viewer.frames >= before + 3, 30, "live frames after enabling it again")
+        assert not viewer.ended.is_set()
+        assert api.http.delete(f"/api/cameras/{camera['id']}").status_code == 204
+        assert viewer.ended.wait(15), "the viewer of a deleted camera still waits"
+    finally:
+        viewer.close()
 
 
 PASSWORD = "p@ss:w/rd?#1 %zz"

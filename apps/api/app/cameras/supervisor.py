@@ -10,6 +10,10 @@ that worker's slot and goes to another worker, or to none (shown as ``failed`` w
 worker's reason). It is not offered to that worker again until the camera is changed or
 the worker reconnects. A camera that starts but cannot connect (``reconnecting``,
 ``error``) keeps its slot: its worker retries, and cameras come back.
+
+Whether someone watches a camera live is kept apart from where it runs: whichever worker
+starts it next (after a move, an edit, or being disabled and enabled again) is asked for
+live frames at once.
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ class Watch:
     pinned: str | None
     worker_id: str | None = None
     status: CameraStatus | None = None
-    live: SetLive | None = None
     refused_by: set[str] = field(default_factory=set)
     """Connected workers that could not start this configuration."""
     failure: str = ""
@@ -56,6 +59,8 @@ class CameraSupervisor:
         self._hub = hub
         self._store = store
         self._watches: dict[int, Watch] = {}
+        self._live: dict[int, SetLive] = {}
+        """Cameras someone watches, by id: outlives the camera's watch (disabled while watched)."""
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -79,7 +84,7 @@ class CameraSupervisor:
                 watch.refused_by.clear()  # a new configuration deserves a new try everywhere
                 watch.failure = ""
             if changed and watch.worker_id is not None:
-                await self._send(watch.worker_id, StartCamera(camera=config))
+                await self._start(watch.worker_id, config)  # a new URL restarts it there
         await self.rebalance()
 
     async def camera_removed(self, camera_id: int) -> None:
@@ -114,9 +119,7 @@ class CameraSupervisor:
                     log.warning("camera %d has no worker with room to run it", camera_id)
                     continue
                 log.info("camera %d (%s) -> worker %s", camera_id, redact(watch.config.url), target)
-                await self._send(target, StartCamera(camera=watch.config))
-                if watch.live is not None:
-                    await self._send(target, watch.live)
+                await self._start(target, watch.config)
 
     # --- what workers report -------------------------------------------------
 
@@ -141,18 +144,27 @@ class CameraSupervisor:
         return self._watches.get(camera_id)
 
     async def set_live(self, camera_id: int, message: SetLive | None) -> None:
-        """Ask the camera's worker for live frames (a SetLive) or to stop them (None)."""
-        watch = self._watches.get(camera_id)
-        if watch is None:
-            return
-        watch.live = message
-        if watch.worker_id is not None:
-            await self._send(watch.worker_id, message or SetLive(camera_id=camera_id, enabled=False))
+        """Ask the camera's worker for live frames (a SetLive) or to stop them (None); a camera
+        that is not running now gets the request when it starts."""
+        if message is None:
+            self._live.pop(camera_id, None)
+        else:
+            self._live[camera_id] = message
+        worker_id = self.worker_of(camera_id)
+        if worker_id is not None:
+            await self._send(worker_id, message or SetLive(camera_id=camera_id, enabled=False))
 
     async def send_to_camera_worker(self, camera_id: int, message: Message) -> None:
         worker_id = self.worker_of(camera_id)
         if worker_id is not None:
             await self._send(worker_id, message)
+
+    async def _start(self, worker_id: str, config: CameraConfig) -> None:
+        """Start (or restart) a camera on a worker, with its live view if someone watches."""
+        await self._send(worker_id, StartCamera(camera=config))
+        live = self._live.get(config.camera_id)
+        if live is not None:
+            await self._send(worker_id, live)
 
     async def _send(self, worker_id: str, message: Message) -> None:
         session = self._hub.get(worker_id)

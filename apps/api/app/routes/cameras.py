@@ -100,6 +100,7 @@ async def update_camera(camera_id: RowId, body: CameraPatch, services: ServicesD
 async def delete_camera(camera_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
+    services.live.camera_deleted(camera_id)
     services.recorder.camera_removed(camera_id)
     await asyncio.to_thread(services.events.delete_for_camera, camera_id)
     await asyncio.to_thread(services.camera_store.delete, camera_id)
