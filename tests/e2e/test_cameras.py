@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -49,6 +50,14 @@ def _status(api: Api, camera_id: int) -> dict[str, Any]:
 
 def _events(api: Api, **params: Any) -> list[dict[str, Any]]:
     return api.http.get("/api/events", params=params).json()["items"]
+
+
+def _received(api: Api, message_type: str) -> int:
+    """How many messages of this type the API has received from workers (its /metrics)."""
+    for line in api.http.get("/metrics").text.splitlines():
+        if line.startswith(f'facegrid_socket_messages_total{{direction="in",type="{message_type}"}}'):
+            return int(float(line.split()[-1]))
+    return 0
 
 
 def test_a_video_camera_yields_one_event_per_appearance(enrolled, make_worker, sample_faces, video):
@@ -117,10 +126,7 @@ def test_live_view_streams_only_while_watched(enrolled, make_worker, video):
     wait_until(lambda: _status(api, camera["id"])["state"] == "streaming", 30, "the camera to stream")
 
     def live_frames_sent() -> int:
-        for line in api.http.get("/metrics").text.splitlines():
-            if line.startswith('facegrid_socket_messages_total{direction="in",type="live_frame"}'):
-                return int(float(line.split()[-1]))
-        return 0
+        return _received(api, "live_frame")
 
     assert live_frames_sent() == 0  # nobody watches: the worker sends no frames
     parts = 0
@@ -252,16 +258,28 @@ def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, 
         hole.stop()
 
 
-def test_a_killed_workers_camera_moves_and_events_continue(enrolled, make_worker, sample_faces, video):
+def test_a_joining_worker_evens_out_without_flapping_and_a_killed_workers_cameras_move(
+    enrolled, make_worker, sample_faces, video
+):
     api = enrolled
     first = make_worker(api, "first", **FAST)
     _enroll_obama(api, sample_faces)
-    camera = _camera(api, url=str(video), loop=True)
-    wait_until(lambda: _status(api, camera["id"])["worker_id"] == "first", 20, "assignment")
+    cameras = [_camera(api, name=f"cam{i}", url=str(video), loop=True) for i in range(3)]
+
+    def placement() -> dict[int, str | None]:
+        return {c["id"]: _status(api, c["id"])["worker_id"] for c in cameras}
+
+    wait_until(lambda: set(placement().values()) == {"first"}, 20, "all three on the first worker")
     second = make_worker(api, "second", **FAST)
-    assert _status(api, camera["id"])["worker_id"] == "first"  # no flapping when a worker joins
+    wait_until(lambda: sorted(placement().values()) == ["first", "first", "second"], 20, "one to move")
+    settled = placement()
+    reports = _received(api, "camera_status")
+    # Three more rounds of status reports from both workers later, nothing has moved again.
+    wait_until(lambda: _received(api, "camera_status") >= reports + 9, 30, "more status reports")
+    assert placement() == settled
+    assert api.log().count("-> worker") == 4  # three placements, one move
     first.send(signal.SIGKILL)
-    wait_until(lambda: _status(api, camera["id"])["worker_id"] == "second", 20, "the camera to move")
+    wait_until(lambda: set(placement().values()) == {"second"}, 20, "the cameras to move")
     before = len(_events(api))
     wait_until(lambda: len(_events(api)) > before, 40, "events from the new worker")
     assert second.alive()
@@ -353,14 +371,45 @@ def video_at(path: Path) -> Any:
 
 
 def test_worker_ports_stay_closed_while_cameras_stream(enrolled, video):
+    # The API has no worker but the one the check starts, so the camera can only run there:
+    # the test watches it stream, frames going up, while the check samples that worker's sockets.
     api = enrolled
-    _camera(api, url=str(video), loop=True)
+    camera = _camera(api, url=str(video), loop=True)
     env = {**os.environ, "API_KEY": api.api_key, "WORKER_TOKEN": api.worker_token, **FAST}
-    done = subprocess.run(
+    check = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "check_worker_ports.py"), "--api-url", api.url,
-         "--workers", "1", "--scenario", "single", "--duration", "6", "--json"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    cameras = api.http.get("/api/cameras").json()
-    assert cameras[0]["status"]["worker_id"] is None or cameras[0]["status"]["state"] != "error"
+         "--workers", "1", "--scenario", "single", "--duration", "15", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    sampling, sampled, notes = threading.Event(), threading.Event(), []
+
+    def follow_notes() -> None:
+        assert check.stderr is not None
+        for line in check.stderr:
+            notes.append(line)
+            if "scenario single: API lists" in line:
+                sampling.set()  # the worker is listed: sampling until --duration from now
+            elif "scenario single: stopping" in line:
+                sampled.set()
+
+    follower = threading.Thread(target=follow_notes, daemon=True)
+    follower.start()
+    try:
+        wait_until(lambda: sampling.is_set() or check.poll() is not None, 120, "the check's worker")
+        seen = []
+        while not sampled.is_set() and check.poll() is None:
+            seen.append(_status(api, camera["id"]))
+            sampled.wait(0.5)
+        out, _ = check.communicate(timeout=120)
+    finally:
+        if check.poll() is None:
+            check.kill()
+    follower.join(10)
+    assert check.returncode == 0, out + "".join(notes)
+    report = json.loads(out)
+    (scenario,) = report["scenarios"]
+    assert scenario["status"] == "pass" and scenario["samples"] >= 10 and not report["violations"], report
+    (checked,) = scenario["workers"]
+    streaming = [s for s in seen if s["state"] == "streaming" and s["worker_id"] == checked["id"]]
+    assert len(streaming) >= 2, seen
+    assert streaming[-1]["processed_frames"] > streaming[0]["processed_frames"], streaming
