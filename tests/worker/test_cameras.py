@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from app.cameras.auth import digest_authorization
 from app.cameras.manager import CameraExists, CameraManager, TooManyCameras, UnknownCamera
 from app.cameras.outputs import FaceSample, LiveImage, TrackFinished
 from app.cameras.processor import CameraProcessor, ProcessorSettings, ProcessorStats
@@ -81,6 +82,21 @@ def start_reader(started: list[FrameReader], url: str, *, loop: bool = False) ->
     started.append(reader)
     reader.start()
     return reader
+
+
+# --- credentials ----------------------------------------------------------------------
+
+
+def test_digest_answer_matches_rfc_2617():
+    challenge = (
+        'Digest realm="testrealm@host.com", qop="auth,auth-int", '
+        'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+    )
+    answer = digest_authorization(challenge, "GET", "/dir/index.html", "Mufasa", "Circle Of Life", "0a4f113b")
+    assert answer is not None and 'response="6629fae49393a05397450978507c4ef1"' in answer
+    assert 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in answer and "qop=auth, nc=00000001" in answer
+    sha = 'Digest realm="r", nonce="n", algorithm=SHA-256'
+    assert digest_authorization(sha, "GET", "/", "u", "p") is None  # cannot tell: the usual reason stands
 
 
 # --- tracker -------------------------------------------------------------------------
@@ -207,6 +223,22 @@ def test_reader_sends_url_encoded_credentials(clip_frames: list[np.ndarray], sta
         assert "p%40ss" not in repr(status) and status.source.startswith("http://***:***@127.0.0.1")
 
 
+REFUSED = "the camera refused the user name or password in the address"
+
+
+def test_wrong_or_missing_mjpeg_credentials_are_named(
+    clip_frames: list[np.ndarray], started: list[FrameReader]
+):
+    with MjpegServer(clip_frames[:24], 12, credentials=("admin", "right-pw")) as server:
+        assert isinstance(server, MjpegServer)
+        wrong = start_reader(started, server.url(userinfo="admin:wrong-pw"))
+        none = start_reader(started, server.url())
+        wait_until(lambda: wrong.status().reason and none.status().reason, 5, "both to fail")
+    assert wrong.status().reason.startswith(f"{REFUSED} (HTTP 401)")
+    assert none.status().reason.startswith("the camera asks for a user name and password")
+    assert "wrong-pw" not in repr(wrong.status())
+
+
 def test_stalled_mjpeg_is_detected_and_recovers(mjpeg: MjpegServer, started: list[FrameReader]):
     reader = start_reader(started, mjpeg.url())
     wait_until(lambda: reader.state is ReaderState.STREAMING, 5, "MJPEG to stream")
@@ -289,6 +321,19 @@ def rtsp_clip(clip: FaceVideo, tmp_path_factory: pytest.TempPathFactory) -> Face
     if reason:
         pytest.skip(reason)
     return transcode_h264(clip, tmp_path_factory.mktemp("h264") / "faces_h264.mp4")
+
+
+@pytest.mark.parametrize("auth", ["basic", "digest"])
+def test_rtsp_credentials_are_sent_and_a_refusal_is_named(
+    auth: str, rtsp_clip: FaceVideo, started: list[FrameReader]
+):
+    with RtspServer(rtsp_clip.path, credentials=("admin", "p@ss w"), auth=auth) as server:
+        assert isinstance(server, RtspServer)
+        good = start_reader(started, server.url_with("admin:p%40ss%20w"))
+        wrong = start_reader(started, server.url_with("admin:nope-pw"))
+        wait_until(lambda: good.state is ReaderState.STREAMING, 8, "the right password to stream")
+        wait_until(lambda: wrong.status().reason, 8, "the wrong one to fail")
+        assert wrong.status().reason.startswith(f"{REFUSED} (RTSP 401)")
 
 
 def test_reader_reads_rtsp_over_tcp(rtsp_clip: FaceVideo, started: list[FrameReader]):

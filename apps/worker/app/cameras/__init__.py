@@ -8,7 +8,8 @@ means, and the redaction of every message that might show it, is shared with the
   source, watches for stalls and reconnects (its own supervisor thread); ``session``
   is one connection attempt on its own thread, the only code that calls OpenCV to read;
   ``capture`` opens a source (RTSP over TCP); ``preflight`` checks that a network camera
-  answers before OpenCV is asked to open it.
+  answers before OpenCV is asked to open it, and ``auth`` asks it, when OpenCV could not,
+  whether it refused the credentials.
 * ``track``: :class:`~app.cameras.track.FaceTracker`, detections -> tracks (pure Python).
 * ``processor``: :class:`~app.cameras.processor.CameraProcessor` runs detection, tracking
   and embedding at a fixed rate on the reader's latest frame (its own thread) and hands

@@ -20,6 +20,7 @@ import cv2  # after app.vision's pixel cap: the package __init__ imports it firs
 import numpy as np
 from facegrid_common.camera_source import CameraSource, SourceKind
 
+from .auth import REASONS, access_refused
 from .capture import open_capture
 from .preflight import preflight
 
@@ -95,8 +96,7 @@ class Session:
         capture = self._capture = self._open_capture()
         elapsed = time.monotonic() - started
         if not capture.isOpened():
-            what = "timed out" if network and elapsed >= options.open_timeout * 0.9 else "failed"
-            self.outcome = f"opening {what} after {elapsed:.1f} s (unreachable, refused, or not a video)"
+            self.outcome = self._open_failure(network, elapsed)
             return False
         if self.cancelled.is_set():  # abandoned or stopped while opening
             return False
@@ -114,6 +114,14 @@ class Session:
             capture.get(cv2.CAP_PROP_FPS),
         )
         return True
+
+    def _open_failure(self, network: bool, elapsed: float) -> str:
+        """Why OpenCV could not open the source: the camera's own 401 if it said so."""
+        refused = access_refused(str(self.source.target), self.options.open_timeout) if network else None
+        if refused is not None:
+            return REASONS[refused].format(protocol=self.source.kind.value.upper())
+        what = "timed out" if network and elapsed >= self.options.open_timeout * 0.9 else "failed"
+        return f"opening {what} after {elapsed:.1f} s (unreachable, refused, or not a video)"
 
     def _read_loop(self) -> None:
         paced = not self.source.is_live
