@@ -12,8 +12,8 @@ the same run and printed as a ratio; nothing is checked against a wall-clock lim
    the worker, the API and the rest of the machine, and fps per core the worker used.
    What limits it: the detection time per frame and the embedding time per face of the
    worker's own detector and embedder, measured in this process beforehand, with one
-   thread and two at once (does HOG scale over two threads?). The worker computes its own
-   ``detect_ms``/``embed_ms`` but does not report them (``camera_status`` has no field).
+   thread and two at once (does HOG scale over two threads?). (The worker's own
+   ``detect_ms``/``embed_ms`` are in each camera's status too.)
 2. **Tracking.** Faces seen per second against embeddings per second, from the camera
    status counters over the same windows: the share of faces that tracking spares the
    embedding.

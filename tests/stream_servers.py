@@ -227,6 +227,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
 
 Gst.init(None)
 path, codec, shared, tcp_only = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
+user, password, scheme = sys.argv[5:8]
 if codec == "h264":
     chain = "qtdemux ! h264parse ! rtph264pay name=pay0 pt=96"
 else:
@@ -239,6 +240,20 @@ factory.set_launch(f'( filesrc location="{path}" ! {chain} )')
 factory.set_shared(shared)
 if tcp_only:
     factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+if user:
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "viewer")
+    if scheme == "digest":
+        auth.add_digest(user, password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    role = "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+    permissions.add_role_from_structure(Gst.Structure.from_string(role)[0])
+    factory.set_permissions(permissions)
 server.get_mount_points().add_factory("/cam", factory)
 server.attach(None)
 print(f"PORT {server.get_bound_port()}", flush=True)
@@ -278,15 +293,23 @@ class RtspServer(_Stoppable):
 
     ``shared``: one pipeline for every client (a camera's behaviour) rather than one each.
     ``tcp_only``: refuse RTP over UDP, so a client that does not ask for TCP cannot play.
+    ``credentials``: (user, password) it asks for, with ``auth`` ``"basic"`` or ``"digest"``.
     The clip plays once per media: a client connecting after it ended gets nothing new.
     """
 
     def __init__(
-        self, video: Path, *, codec: str = "h264", shared: bool = True, tcp_only: bool = False
+        self,
+        video: Path,
+        *,
+        codec: str = "h264",
+        shared: bool = True,
+        tcp_only: bool = False,
+        credentials: tuple[str, str] = ("", ""),
+        auth: str = "basic",
     ) -> None:
         # GStreamer's warnings go to a file: a pipe nobody reads would fill and freeze the server.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed in stop())
-        flags = [codec, "1" if shared else "0", "1" if tcp_only else "0"]
+        flags = [codec, "1" if shared else "0", "1" if tcp_only else "0", *credentials, auth]
         self._proc = subprocess.Popen(
             [SYSTEM_PYTHON, "-c", _RTSP_SERVER, str(video), *flags],
             stdout=subprocess.PIPE,
@@ -301,6 +324,9 @@ class RtspServer(_Stoppable):
             raise RuntimeError(f"RTSP server did not start: {line!r} {log}")
         self.port = int(line.split()[1])
         self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def url_with(self, userinfo: str) -> str:
+        return f"rtsp://{userinfo}@127.0.0.1:{self.port}/cam"
 
     @property
     def pid(self) -> int:

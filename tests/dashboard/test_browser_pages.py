@@ -9,6 +9,8 @@ from typing import Any
 
 from browsing import PHONE, Browsing
 from harness import Api
+from stream_servers import MjpegServer
+from video_fixture import read_frames
 
 
 def _drop(page: Any, selector: str, files: list[tuple[str, bytes, str]]) -> None:
@@ -100,6 +102,45 @@ def test_pages_fit_a_phone_and_are_keyboard_reachable(browser: Any, system: Api)
         assert not b.errors, b.errors
     finally:
         b.close()
+
+
+def test_a_camera_failing_with_a_long_reason_reads_well_on_a_phone(browser: Any, system: Api, video):
+    # A camera whose credentials are wrong: a long reason next to a red badge, at 390 px.
+    with MjpegServer(read_frames(video)[:12], 12, credentials=("admin", "right-pw")) as camera_server:
+        assert isinstance(camera_server, MjpegServer)
+        url = camera_server.url(userinfo="admin:wrong-pw")
+        camera = system.http.post("/api/cameras", json={"name": "Back door", "url": url}).json()
+        b = Browsing(browser, system, viewport=PHONE)
+        try:
+            b.sign_in()
+            page = b.page
+            attention = ".attention li.error:has-text('Camera “Back door” is')"
+            page.wait_for_selector(attention, timeout=30_000)
+            assert "the camera refused the user name or password" in page.inner_text(attention)
+            for route, row in (("#/overview", "tr:has-text('Back door')"), ("#/cameras", ".camera-card")):
+                b.go(route)
+                page.wait_for_selector(f"{row} .badge.error")
+                heights = page.eval_on_selector_all(
+                    ".badge", "els => els.map(e => [e.textContent, e.getBoundingClientRect().height])"
+                )
+                assert all(h < 32 for _, h in heights), f"{route}: badges taller than a line: {heights}"
+                b.shot(f"phone-failing-camera-{route[2:]}")
+            assert not b.errors, b.errors
+        finally:
+            b.close()
+            system.http.delete(f"/api/cameras/{camera['id']}")
+
+
+def test_a_camera_address_the_api_refuses_is_explained_at_the_field(browsing: Browsing, system: Api):
+    page = browsing.page
+    browsing.sign_in()
+    browsing.go("#/cameras/new")
+    page.fill("#f-name", "Typo")
+    page.fill("#f-url", "htp//192.0.2.1/stream")
+    page.click("button:has-text('Add camera')")
+    page.wait_for_selector("#f-url-error >> text=This is not a camera address.")
+    assert page.get_attribute("#f-url", "aria-invalid") == "true"
+    assert not [c for c in system.http.get("/api/cameras").json() if c["name"] == "Typo"]
 
 
 def test_api_errors_read_as_sentences(browsing: Browsing, system: Api):

@@ -1,7 +1,7 @@
 """Error answers: every one has the same body, ``{"detail": ..., "code": ...}``.
 
-``detail`` says what happened in words (for validation errors, FastAPI's list of what
-each field got wrong); ``code`` is for programs. Each exception kind the API raises gets
+``detail`` says what happened in words (for validation errors, the list of what each
+field got wrong, without the input it got); ``code`` is for programs. Each exception kind the API raises gets
 its HTTP status here, and nowhere else.
 """
 
@@ -44,9 +44,22 @@ def _http_error(_: Request, exc: Exception) -> Response:
     return error_response(status, exc.detail, code, exc.headers)
 
 
+_SAFE_CONTEXT = {"min_length", "max_length", "gt", "ge", "lt", "le", "multiple_of", "expected", "pattern"}
+"""Error context that describes the rule, never the input (a ValueError's text, say, may quote it)."""
+
+
 def _validation_error(_: Request, exc: Exception) -> Response:
+    """What is wrong where, never the input: a camera URL sent without a name must not come
+    back, password and all, in the answer (FastAPI's own list echoes ``input``)."""
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, jsonable_encoder(exc.errors()), "invalid_request")
+    detail: list[dict[str, Any]] = []
+    for error in exc.errors():
+        item = {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+        context = {k: v for k, v in (error.get("ctx") or {}).items() if k in _SAFE_CONTEXT}
+        if context:
+            item["ctx"] = context
+        detail.append(item)
+    return error_response(422, jsonable_encoder(detail), "invalid_request")
 
 
 def _dispatch_error(_: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
+from facegrid_common.camera_source import InvalidSource, parse_source
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -323,17 +324,39 @@ class DetectOut(BaseModel):
 # --- cameras -----------------------------------------------------------------
 
 
-class CameraIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    url: str = Field(
+def _camera_url(url: str) -> str:
+    """The worker's own parser decides, so the API never keeps a camera no worker can start."""
+    try:
+        parse_source(url)
+    except InvalidSource as exc:  # its sentence never quotes credentials
+        raise PydanticCustomError("camera_url", str(exc)) from None
+    return url.strip()
+
+
+CameraUrl = Annotated[
+    str,
+    Field(
         min_length=1,
         max_length=2000,
-        description="rtsp://, http(s):// MJPEG, a video file path, /dev/videoN or a device index",
-    )
+        description="rtsp:// or rtsps://, http(s):// MJPEG, an absolute video file path on the worker, "
+        "/dev/videoN or a device index. Credentials in it are stored, and shown only redacted.",
+    ),
+    AfterValidator(_camera_url),
+]
+
+
+class CameraIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    url: CameraUrl
     enabled: bool = True
     process_fps: float = Field(5.0, gt=0, le=30, description="Frames analysed per second")
     detection_width: int = Field(
-        640, ge=160, le=3840, description="Frames are shrunk to this width to detect"
+        640,
+        ge=160,
+        le=3840,
+        description="Faces are looked for in frames shrunk to this width (never enlarged). The detector "
+        "finds faces down to about 40 px at that width: wider finds smaller faces, and costs more per frame "
+        "(see status.detect_ms)",
     )
     min_face_size: int = Field(40, ge=0, le=2000, description="Smaller faces are ignored (px)")
     loop: bool = Field(False, description="Replay a video file when it ends")
@@ -348,7 +371,7 @@ class CameraIn(BaseModel):
 
 class CameraPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
-    url: str | None = Field(None, min_length=1, max_length=2000)
+    url: CameraUrl | None = None
     enabled: bool | None = None
     process_fps: float | None = Field(None, gt=0, le=30)
     detection_width: int | None = Field(None, ge=160, le=3840)
@@ -360,14 +383,18 @@ class CameraPatch(BaseModel):
 class CameraLive(BaseModel):
     worker_id: str | None = Field(description="The worker running it, or null")
     state: str = Field(
-        description="starting, streaming, reconnecting, error, stopped, or unassigned/disabled"
+        description="starting, streaming, reconnecting, error (still retrying), stopped (a file ended), "
+        "failed (no worker could start it: see reason), unassigned (no worker with room) or disabled"
     )
     reason: str = ""
     input_fps: float = 0.0
     processed_fps: float = 0.0
+    processed_frames: int = Field(0, description="Frames analysed since it started on this worker")
     last_frame_at: datetime | None = None
     faces_seen: int = 0
     embeddings: int = 0
+    detect_ms: float = Field(0.0, description="Detection time per analysed frame (grows with its width)")
+    embed_ms: float = Field(0.0, description="Time per embedding")
     events_dropped: int = 0
     viewers: int = 0
 

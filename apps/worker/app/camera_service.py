@@ -5,6 +5,9 @@ their output over with `call_soon_threadsafe`. Track messages wait in a bounded 
 while the link is down and go out in order once it is back; when the outbox is full
 the oldest are dropped and counted (reported in `camera_status`). Live frames are
 never queued: only the newest per camera is sent, and none while disconnected.
+
+A camera's status goes out when it starts, at once whenever its state changes, and
+every `CAMERA_STATUS_INTERVAL` seconds (its fps and counters change all the time).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import TypeVar
 
+from facegrid_common.camera_source import redact
 from facegrid_protocol import (
+    CameraState,
     CameraStatus,
     LabelTrack,
     LiveFrame,
@@ -29,9 +34,7 @@ from facegrid_protocol import (
 )
 
 from .cameras import manager as cams
-from .cameras.processor import LiveFrame as Frame
-from .cameras.processor import TrackEnded as Ended
-from .cameras.processor import TrackSample as Sample
+from .cameras.outputs import FaceSample, LiveImage, TrackFinished
 from .cameras.reader import ReaderOptions, ReaderState
 from .config import WorkerSettings
 from .vision.pipeline import FacePipeline
@@ -40,11 +43,8 @@ from .worker_client import WorkerClient
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-StateName = Literal["starting", "streaming", "reconnecting", "error", "stopped"]
 
-STATUS_PERIOD = 2.0
-
-_STATES: dict[ReaderState, StateName] = {
+_STATES: dict[ReaderState, CameraState] = {
     ReaderState.STARTING: "starting",
     ReaderState.STREAMING: "streaming",
     ReaderState.RECONNECTING: "reconnecting",
@@ -66,6 +66,7 @@ class CameraService:
             on_sample=lambda s: self._from_thread(self._queue_sample, s),
             on_track_ended=lambda e: self._from_thread(self._queue_ended, e),
             on_live_frame=lambda f: self._from_thread(self._queue_live, f),
+            on_state_change=lambda camera_id: self._from_thread(self._state_changed, camera_id),
             reader_options=ReaderOptions(
                 open_timeout=settings.camera_open_timeout,
                 read_timeout=settings.camera_open_timeout,
@@ -74,21 +75,23 @@ class CameraService:
         )
         self._settings = settings
         self._outbox: deque[tuple[Message, bytes | None]] = deque()
-        self._live: dict[int, Frame] = {}
+        self._live: dict[int, LiveImage] = {}
         self._dropped: Counter[int] = Counter()
         self._wake = asyncio.Event()
+        self._changed: set[int] = set()
+        self._status_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _from_thread(self, handler: Callable[[T], None], item: T) -> None:
         self._loop.call_soon_threadsafe(handler, item)
 
     def _make_pipeline(self) -> FacePipeline:
+        """The cameras' pipeline. Its detector does not shrink: each camera's processor already
+        shrinks frames to that camera's ``detection_width``, and ``DETECT_MAX_SIDE`` (for photos)
+        must not cap it again."""
         s = self._settings
         return FacePipeline(
-            s.detector,
-            upsample=s.detect_upsample,
-            detection_max_side=s.detect_max_side,
-            max_pixels=s.max_image_pixels,
+            s.detector, upsample=s.detect_upsample, detection_max_side=None, max_pixels=s.max_image_pixels
         )
 
     def start(self) -> None:
@@ -116,36 +119,28 @@ class CameraService:
             await self._start(message)
         elif isinstance(message, StopCamera):
             with contextlib.suppress(cams.UnknownCamera):
-                await asyncio.to_thread(self._manager.stop, str(message.camera_id))
+                await asyncio.to_thread(self._manager.stop, message.camera_id)
             self._live.pop(message.camera_id, None)
         elif isinstance(message, SetLive):
             with contextlib.suppress(cams.UnknownCamera):
-                self._manager.set_live(
-                    str(message.camera_id), message.enabled, message.max_fps, message.max_width
-                )
+                self._manager.set_live(message.camera_id, message.enabled, message.max_fps, message.max_width)
         elif isinstance(message, LabelTrack):
             with contextlib.suppress(cams.UnknownCamera, ValueError):
-                self._manager.set_label(str(message.camera_id), int(message.track_id), message.label)
+                self._manager.set_label(message.camera_id, int(message.track_id), message.label)
 
     async def _start(self, message: StartCamera) -> None:
         c = message.camera
-        config = cams.CameraConfig(
-            camera_id=str(c.camera_id),
-            url=c.url,
-            process_fps=c.process_fps,
-            detection_width=c.detection_width,
-            min_face_size=c.min_face_size,
-            loop=c.loop,
-        )
-        running = str(c.camera_id) in self._manager.camera_ids
+        running = c.camera_id in self._manager.camera_ids
         try:
-            await asyncio.to_thread(self._manager.update if running else self._manager.start, config)
+            await asyncio.to_thread(self._manager.update if running else self._manager.start, c)
         except Exception as exc:  # a bad camera is reported, never fatal
-            log.warning("camera %d could not start: %s", c.camera_id, exc)
-            status = CameraStatus(camera_id=c.camera_id, state="error", reason=str(exc))
-            await self._client.send(status)
+            reason = redact(str(exc))
+            log.warning("camera %d could not start: %s", c.camera_id, reason)
+            with contextlib.suppress(cams.UnknownCamera):  # an update that failed: run nothing stale
+                await asyncio.to_thread(self._manager.stop, c.camera_id)
+            await self._client.send(CameraStatus(camera_id=c.camera_id, state="failed", reason=reason))
             return
-        await self._report(str(c.camera_id))
+        await self._report(c.camera_id)
 
     # --- what cameras produce ------------------------------------------------------
 
@@ -156,10 +151,9 @@ class CameraService:
         self._outbox.append((message, payload))
         self._wake.set()
 
-    def _queue_sample(self, sample: Sample) -> None:
-        camera_id = int(sample.camera_id)
+    def _queue_sample(self, sample: FaceSample) -> None:
         message = TrackSample(
-            camera_id=camera_id,
+            camera_id=sample.camera_id,
             track_id=str(sample.track_id),
             at=sample.timestamp,
             box=sample.box.to_dict(),
@@ -169,20 +163,19 @@ class CameraService:
             embedding=[float(v) for v in sample.embedding],
             crop_bytes=len(sample.face_jpeg),
         )
-        self._queue(camera_id, message, sample.face_jpeg + sample.snapshot_jpeg)
+        self._queue(sample.camera_id, message, sample.face_jpeg + sample.snapshot_jpeg)
 
-    def _queue_ended(self, ended: Ended) -> None:
-        camera_id = int(ended.camera_id)
+    def _queue_ended(self, ended: TrackFinished) -> None:
         message = TrackEnded(
-            camera_id=camera_id,
+            camera_id=ended.camera_id,
             track_id=str(ended.track_id),
             first_seen=ended.first_seen,
             last_seen=ended.last_seen,
         )
-        self._queue(camera_id, message, None)
+        self._queue(ended.camera_id, message, None)
 
-    def _queue_live(self, frame: Frame) -> None:
-        self._live[int(frame.camera_id)] = frame
+    def _queue_live(self, frame: LiveImage) -> None:
+        self._live[frame.camera_id] = frame
         self._wake.set()
 
     async def _send_forever(self) -> None:
@@ -201,14 +194,27 @@ class CameraService:
 
     # --- status --------------------------------------------------------------------
 
+    def _state_changed(self, camera_id: int) -> None:
+        self._changed.add(camera_id)
+        self._status_wake.set()
+
     async def _report_forever(self) -> None:
+        period = self._settings.camera_status_interval
+        next_all = self._loop.time() + period
         while True:
-            await asyncio.sleep(STATUS_PERIOD)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._status_wake.wait(), max(0.0, next_all - self._loop.time()))
+            self._status_wake.clear()
+            if self._loop.time() >= next_all:
+                due, next_all = self._manager.camera_ids, self._loop.time() + period
+            else:
+                due = sorted(self._changed)
+            self._changed.clear()
             if self._client.registered.is_set():
-                for camera_id in self._manager.camera_ids:
+                for camera_id in due:
                     await self._report(camera_id)
 
-    async def _report(self, camera_id: str) -> None:
+    async def _report(self, camera_id: int) -> None:
         try:
             status = self._manager.status(camera_id)
         except cams.UnknownCamera:
@@ -216,14 +222,17 @@ class CameraService:
         reader, stats = status.reader, status.processor
         await self._client.send(
             CameraStatus(
-                camera_id=int(camera_id),
+                camera_id=camera_id,
                 state=_STATES.get(reader.state, "error"),
                 reason=reader.reason,
                 input_fps=reader.input_fps,
                 processed_fps=stats.processed_fps,
+                processed_frames=stats.processed_frames,
                 last_frame_at=reader.last_frame_at,
                 faces_seen=stats.faces_seen,
                 embeddings=stats.embeddings,
-                events_dropped=self._dropped[int(camera_id)],
+                detect_ms=stats.detect_ms,
+                embed_ms=stats.embed_ms,
+                events_dropped=self._dropped[camera_id],
             )
         )

@@ -47,12 +47,17 @@ class WorkerSettings(BaseSettings):
     detect_upsample: int = Field(
         1, ge=0, le=3, description="Detector upsampling; 1 finds faces down to ~40 px."
     )
-    detect_max_side: int = Field(960, ge=160, description="Images are shrunk to this longest side to detect.")
+    detect_max_side: int = Field(
+        960, ge=160, description="Photos are shrunk to this longest side to detect (not camera frames)."
+    )
     max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height decoded.")
     camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
     stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
     camera_outbox: int = Field(
         1000, ge=1, le=100_000, description="Track messages kept while disconnected; then the oldest go."
+    )
+    camera_status_interval: float = Field(
+        2.0, gt=0, le=600, description="Seconds between camera status reports; state changes go at once."
     )
 
     @field_validator("worker_id", mode="before")

@@ -16,8 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 from facegrid_protocol import (
     FROM_API,
@@ -39,24 +38,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.protocol import State
 
+from .backoff import backoff
+
 log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 10.0
 KEEPALIVE_INTERVAL = 5.0
 KEEPALIVE_TIMEOUT = 10.0
+RECONNECT_FIRST = 1.0
+RECONNECT_FACTOR = 1.6
 
 MessageHandler = Callable[[Message, bytes | None], Awaitable[None]]
 HeartbeatSource = Callable[[], Heartbeat]
-
-
-def backoff(max_delay: float, first: float = 1.0, factor: float = 1.6) -> Iterator[float]:
-    """Reconnect delays: a random first one (so a restarted API is not stampeded), then
-    exponential with jitter, capped at ``max_delay``."""
-    yield random.uniform(0, first)
-    delay = first
-    while True:
-        yield min(max_delay, delay) * random.uniform(0.8, 1.0)
-        delay *= factor
 
 
 class RegistrationRefused(Exception):
@@ -117,7 +110,7 @@ class WorkerClient:
             HEADER_WORKER_ID: self._registration().worker_id,
             HEADER_PROTOCOL: str(PROTOCOL_VERSION),
         }
-        delays = backoff(self._max_delay)
+        delays = backoff(RECONNECT_FIRST, self._max_delay, RECONNECT_FACTOR)
         while not self._stopping:
             try:
                 ws = await connect(
@@ -139,7 +132,8 @@ class WorkerClient:
                 await asyncio.sleep(delay)
                 continue
             if await self._run_connection(ws):
-                delays = backoff(self._max_delay)  # it worked: start again from short delays
+                # It worked: start again from short delays.
+                delays = backoff(RECONNECT_FIRST, self._max_delay, RECONNECT_FACTOR)
             else:
                 await asyncio.sleep(next(delays))
 

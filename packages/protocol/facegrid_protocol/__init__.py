@@ -10,6 +10,7 @@ from .messages import (
     PROTOCOL_VERSION,
     WORKER_PATH,
     CameraConfig,
+    CameraState,
     CameraStatus,
     CancelJob,
     Capabilities,
@@ -30,7 +31,6 @@ from .messages import (
     TrackEnded,
     TrackSample,
 )
-from .redact import redact_url
 
 __all__ = [
     "FROM_API",
@@ -41,6 +41,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "WORKER_PATH",
     "CameraConfig",
+    "CameraState",
     "CameraStatus",
     "CancelJob",
     "Capabilities",
@@ -68,5 +69,4 @@ __all__ = [
     "Violation",
     "decode",
     "encode",
-    "redact_url",
 ]

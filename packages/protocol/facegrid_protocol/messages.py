@@ -91,18 +91,27 @@ class JobRelease(_Message):
     reason: str
 
 
+CameraState = Literal["starting", "streaming", "reconnecting", "error", "stopped", "failed"]
+"""``error``: still retrying, at the capped backoff; ``failed``: the worker could not start the
+camera at all and does not run it (the API gives it to another worker or none)."""
+
+
 class CameraStatus(_Message):
-    """A camera's health as its worker sees it; sent on every state change and every few seconds."""
+    """A camera's health as its worker sees it: sent when it starts, on every state change, and
+    every ``CAMERA_STATUS_INTERVAL`` seconds."""
 
     type: Literal["camera_status"] = "camera_status"
     camera_id: int
-    state: Literal["starting", "streaming", "reconnecting", "error", "stopped"]
+    state: CameraState
     reason: str = Field("", description="why not streaming; credentials already redacted")
     input_fps: float = 0.0
     processed_fps: float = 0.0
+    processed_frames: int = Field(0, description="frames analysed since the camera started on this worker")
     last_frame_at: float | None = Field(None, description="Unix time of the newest frame")
     faces_seen: int = 0
     embeddings: int = 0
+    detect_ms: float = Field(0.0, description="mean detection time per analysed frame, recently")
+    embed_ms: float = Field(0.0, description="mean time per embedding (landmarks, crop included), recently")
     events_dropped: int = Field(0, description="track messages lost while the socket was down")
 
 
@@ -175,7 +184,7 @@ class CameraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     camera_id: int
-    url: str = Field(description="the real URL, credentials included: the worker must open it")
+    url: str = Field(description="the real URL, credentials included: the worker must open it", repr=False)
     process_fps: float = Field(gt=0, le=30)
     detection_width: int = Field(ge=160, le=3840)
     min_face_size: int = Field(ge=0)

@@ -2,13 +2,15 @@
 
 Rules: every enabled camera goes to exactly one connected, non-draining worker with
 room (its `max_cameras`); a camera stays where it is while that stays true (no
-flapping); a pinned camera goes only to its pinned worker; new placements go to the
-least-loaded worker; and when the spread between the busiest and idlest worker
-reaches two cameras, one unpinned camera moves at a time until it is under two.
+flapping); a pinned camera goes only to its pinned worker; a camera never goes to a
+worker that could not start it; new placements go to the least-loaded worker; and
+when the spread between the busiest and idlest worker reaches two cameras, one
+unpinned camera moves at a time until it is under two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 
@@ -22,37 +24,48 @@ def plan(
     cameras: dict[int, str | None],
     workers: list[Slot],
     current: dict[int, str],
+    refused: Mapping[int, Collection[str]] | None = None,
 ) -> dict[int, str]:
-    """``cameras``: enabled camera id -> pinned worker (or None); ``current``: camera -> worker.
+    """``cameras``: enabled camera id -> pinned worker (or None); ``current``: camera -> worker;
+    ``refused``: camera -> the workers that could not start it.
 
     Returns camera -> worker for every camera that can be placed; cameras missing from
     the result have no worker to run on.
     """
+    refused = refused or {}
     capacity = {w.worker_id: w.capacity for w in workers}
     load: dict[str, list[int]] = {w.worker_id: [] for w in workers}
     result: dict[int, str] = {}
+
+    def allowed(camera_id: int, worker: str) -> bool:
+        pinned = cameras[camera_id]
+        return (
+            worker in load
+            and (pinned is None or pinned == worker)
+            and worker not in refused.get(camera_id, ())
+            and len(load[worker]) < capacity[worker]
+        )
+
     for camera_id in sorted(cameras):
         worker = current.get(camera_id)
-        pinned = cameras[camera_id]
-        if worker in load and (pinned is None or pinned == worker) and len(load[worker]) < capacity[worker]:
+        if worker is not None and allowed(camera_id, worker):
             load[worker].append(camera_id)
             result[camera_id] = worker
     for camera_id in sorted(cameras):
         if camera_id in result:
             continue
-        pinned = cameras[camera_id]
-        choices = [pinned] if pinned is not None else list(load)
-        free = [w for w in choices if w in load and len(load[w]) < capacity[w]]
+        free = [w for w in load if allowed(camera_id, w)]
         if free:
             worker = min(free, key=lambda w: (len(load[w]) / capacity[w], len(load[w]), w))
             load[worker].append(camera_id)
             result[camera_id] = worker
-    _even_out(cameras, load, capacity, result)
+    _even_out(cameras, refused, load, capacity, result)
     return result
 
 
 def _even_out(
     cameras: dict[int, str | None],
+    refused: Mapping[int, Collection[str]],
     load: dict[str, list[int]],
     capacity: dict[str, int],
     result: dict[int, str],
@@ -64,7 +77,7 @@ def _even_out(
         )
         if idlest is None or len(load[busiest]) - len(load[idlest]) < 2:
             return
-        movable = [c for c in load[busiest] if cameras[c] is None]
+        movable = [c for c in load[busiest] if cameras[c] is None and idlest not in refused.get(c, ())]
         if not movable:
             return
         camera_id = max(movable)

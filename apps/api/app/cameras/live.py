@@ -2,7 +2,9 @@
 
 The first viewer of a camera turns its worker's frame stream on; the last one to
 leave turns it off. Each viewer has a one-frame mailbox: a slow viewer skips frames
-(it always gets the newest), never piles them up, and never slows anyone else.
+(it always gets the newest), never piles them up, and never slows anyone else. A camera
+disabled while watched keeps its viewers waiting, and they see it again when it is
+enabled; a deleted camera ends its viewers' streams.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ FRESH_FOR = 2.0
 class LiveRelay:
     def __init__(self, supervisor: CameraSupervisor) -> None:
         self._supervisor = supervisor
-        self._viewers: dict[int, set[asyncio.Queue[bytes]]] = {}
+        self._viewers: dict[int, set[asyncio.Queue[bytes | None]]] = {}
+        """Each viewer's mailbox; ``None`` in it ends the viewer's stream."""
         self._latest: dict[int, tuple[float, bytes]] = {}
 
     def viewers(self, camera_id: int) -> int:
@@ -33,14 +36,22 @@ class LiveRelay:
 
     def frame_arrived(self, camera_id: int, jpeg: bytes) -> None:
         self._latest[camera_id] = (time.monotonic(), jpeg)
+        self._post(camera_id, jpeg)
+
+    def camera_deleted(self, camera_id: int) -> None:
+        """End the streams of everyone watching ``camera_id``."""
+        self._latest.pop(camera_id, None)
+        self._post(camera_id, None)
+
+    def _post(self, camera_id: int, item: bytes | None) -> None:
         for mailbox in self._viewers.get(camera_id, ()):
             if mailbox.full():
                 mailbox.get_nowait()  # drop the frame this viewer has not taken yet
-            mailbox.put_nowait(jpeg)
+            mailbox.put_nowait(item)
 
     async def frames(self, camera_id: int) -> AsyncGenerator[bytes, None]:
         """Frames of one camera for one viewer, until the viewer goes away."""
-        mailbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+        mailbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
         viewers = self._viewers.setdefault(camera_id, set())
         viewers.add(mailbox)
         if len(viewers) == 1:
@@ -49,8 +60,8 @@ class LiveRelay:
                 SetLive(camera_id=camera_id, enabled=True, max_fps=LIVE_MAX_FPS, max_width=LIVE_MAX_WIDTH),
             )
         try:
-            while True:
-                yield await mailbox.get()
+            while (jpeg := await mailbox.get()) is not None:
+                yield jpeg
         finally:
             viewers.discard(mailbox)
             if not viewers:
@@ -66,7 +77,7 @@ class LiveRelay:
         stream = self.frames(camera_id)
         try:
             return await asyncio.wait_for(stream.__anext__(), timeout)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, StopAsyncIteration):  # no frame in time, or the camera was deleted
             return None
         finally:
             await stream.aclose()

@@ -4,15 +4,25 @@ It owns the current assignment and the latest status each worker reported. Any
 change — a camera added, edited, disabled or deleted, a worker joining or leaving —
 goes through :meth:`rebalance`, which compares the plan with what runs and sends
 `stop_camera` / `start_camera` for the difference, under one lock.
+
+A worker that cannot start a camera at all reports it ``failed``: the camera then frees
+that worker's slot and goes to another worker, or to none (shown as ``failed`` with the
+worker's reason). It is not offered to that worker again until the camera is changed or
+the worker reconnects. A camera that starts but cannot connect (``reconnecting``,
+``error``) keeps its slot: its worker retries, and cameras come back.
+
+Whether someone watches a camera live is kept apart from where it runs: whichever worker
+starts it next (after a move, an edit, or being disabled and enabled again) is asked for
+live frames at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
+from facegrid_common.camera_source import redact
 from facegrid_protocol import (
     CameraConfig,
     CameraStatus,
@@ -20,7 +30,6 @@ from facegrid_protocol import (
     SetLive,
     StartCamera,
     StopCamera,
-    redact_url,
 )
 
 from ..models import Camera
@@ -39,8 +48,10 @@ class Watch:
     pinned: str | None
     worker_id: str | None = None
     status: CameraStatus | None = None
-    live: SetLive | None = None
-    status_at: float = field(default_factory=time.monotonic)
+    refused_by: set[str] = field(default_factory=set)
+    """Connected workers that could not start this configuration."""
+    failure: str = ""
+    """Why the last of them could not (redacted), shown while no worker runs the camera."""
 
 
 class CameraSupervisor:
@@ -48,6 +59,8 @@ class CameraSupervisor:
         self._hub = hub
         self._store = store
         self._watches: dict[int, Watch] = {}
+        self._live: dict[int, SetLive] = {}
+        """Cameras someone watches, by id: outlives the camera's watch (disabled while watched)."""
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -67,8 +80,11 @@ class CameraSupervisor:
         else:
             changed = watch.config != config
             watch.config, watch.pinned = config, camera.pinned_worker
+            if changed:
+                watch.refused_by.clear()  # a new configuration deserves a new try everywhere
+                watch.failure = ""
             if changed and watch.worker_id is not None:
-                await self._send(watch.worker_id, StartCamera(camera=config))
+                await self._start(watch.worker_id, config)  # a new URL restarts it there
         await self.rebalance()
 
     async def camera_removed(self, camera_id: int) -> None:
@@ -87,9 +103,11 @@ class CameraSupervisor:
             for watch in self._watches.values():
                 if watch.worker_id is not None and watch.worker_id not in live:
                     watch.worker_id = None  # its worker is gone: that camera is not running
+                watch.refused_by &= live.keys()  # a worker that reconnects may try again
             slots = [Slot(w, s.info.capabilities.max_cameras) for w, s in live.items()]
             current = {cid: w.worker_id for cid, w in self._watches.items() if w.worker_id is not None}
-            wanted = plan({cid: w.pinned for cid, w in self._watches.items()}, slots, current)
+            refused = {cid: w.refused_by for cid, w in self._watches.items()}
+            wanted = plan({cid: w.pinned for cid, w in self._watches.items()}, slots, current, refused)
             for camera_id, watch in self._watches.items():
                 target = wanted.get(camera_id)
                 if target == watch.worker_id:
@@ -100,17 +118,23 @@ class CameraSupervisor:
                 if target is None:
                     log.warning("camera %d has no worker with room to run it", camera_id)
                     continue
-                log.info("camera %d (%s) -> worker %s", camera_id, redact_url(watch.config.url), target)
-                await self._send(target, StartCamera(camera=watch.config))
-                if watch.live is not None:
-                    await self._send(target, watch.live)
+                log.info("camera %d (%s) -> worker %s", camera_id, redact(watch.config.url), target)
+                await self._start(target, watch.config)
 
     # --- what workers report -------------------------------------------------
 
-    def status_reported(self, worker_id: str, status: CameraStatus) -> None:
+    async def status_reported(self, worker_id: str, status: CameraStatus) -> None:
         watch = self._watches.get(status.camera_id)
-        if watch is not None and watch.worker_id == worker_id:
-            watch.status, watch.status_at = status, time.monotonic()
+        if watch is None or watch.worker_id != worker_id:
+            return
+        if status.state != "failed":
+            watch.status = status
+            return
+        watch.failure = redact(status.reason) or "the worker could not start it"
+        log.warning("camera %d: worker %s could not start it: %s", status.camera_id, worker_id, watch.failure)
+        watch.refused_by.add(worker_id)
+        watch.worker_id, watch.status = None, None  # it runs nowhere now: free the slot
+        await self.rebalance()
 
     def worker_of(self, camera_id: int) -> str | None:
         watch = self._watches.get(camera_id)
@@ -120,18 +144,27 @@ class CameraSupervisor:
         return self._watches.get(camera_id)
 
     async def set_live(self, camera_id: int, message: SetLive | None) -> None:
-        """Ask the camera's worker for live frames (a SetLive) or to stop them (None)."""
-        watch = self._watches.get(camera_id)
-        if watch is None:
-            return
-        watch.live = message
-        if watch.worker_id is not None:
-            await self._send(watch.worker_id, message or SetLive(camera_id=camera_id, enabled=False))
+        """Ask the camera's worker for live frames (a SetLive) or to stop them (None); a camera
+        that is not running now gets the request when it starts."""
+        if message is None:
+            self._live.pop(camera_id, None)
+        else:
+            self._live[camera_id] = message
+        worker_id = self.worker_of(camera_id)
+        if worker_id is not None:
+            await self._send(worker_id, message or SetLive(camera_id=camera_id, enabled=False))
 
     async def send_to_camera_worker(self, camera_id: int, message: Message) -> None:
         worker_id = self.worker_of(camera_id)
         if worker_id is not None:
             await self._send(worker_id, message)
+
+    async def _start(self, worker_id: str, config: CameraConfig) -> None:
+        """Start (or restart) a camera on a worker, with its live view if someone watches."""
+        await self._send(worker_id, StartCamera(camera=config))
+        live = self._live.get(config.camera_id)
+        if live is not None:
+            await self._send(worker_id, live)
 
     async def _send(self, worker_id: str, message: Message) -> None:
         session = self._hub.get(worker_id)

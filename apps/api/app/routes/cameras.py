@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
-from facegrid_protocol import redact_url
+from facegrid_common.camera_source import redact
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import StreamingResponse
 
@@ -20,18 +20,15 @@ from .params import RowId
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such camera"}}
-NOT_RUNNING: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"description": "Camera not running"}}
 BOUNDARY = "facegridframe"
 SNAPSHOT_TIMEOUT = 8.0
-
-
-def _utc(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, timezone.utc) if ts else None
 
 
 def camera_out(camera: Camera, services: Services) -> CameraOut:
     watch = services.cameras.watch(camera.id)
     live = CameraLive(worker_id=None, state="disabled" if not camera.enabled else "unassigned")
+    if watch is not None and watch.worker_id is None and watch.failure:
+        live.state, live.reason = "failed", watch.failure
     if watch is not None and watch.worker_id is not None:
         live.worker_id, live.state = watch.worker_id, "starting"
         if watch.status is not None:
@@ -39,21 +36,24 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
             live = CameraLive(
                 worker_id=watch.worker_id,
                 state=s.state,
-                reason=redact_url(s.reason),
+                reason=redact(s.reason),
                 input_fps=round(s.input_fps, 2),
                 processed_fps=round(s.processed_fps, 2),
+                processed_frames=s.processed_frames,
                 last_frame_at=datetime.fromtimestamp(s.last_frame_at, timezone.utc)
                 if s.last_frame_at
                 else None,
                 faces_seen=s.faces_seen,
                 embeddings=s.embeddings,
+                detect_ms=round(s.detect_ms, 1),
+                embed_ms=round(s.embed_ms, 1),
                 events_dropped=s.events_dropped,
             )
     live.viewers = services.live.viewers(camera.id)
     return CameraOut(
         id=camera.id,
         name=camera.name,
-        url=redact_url(camera.url),
+        url=redact(camera.url),
         enabled=camera.enabled,
         process_fps=camera.process_fps,
         detection_width=camera.detection_width,
@@ -100,6 +100,7 @@ async def update_camera(camera_id: RowId, body: CameraPatch, services: ServicesD
 async def delete_camera(camera_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
+    services.live.camera_deleted(camera_id)
     services.recorder.camera_removed(camera_id)
     await asyncio.to_thread(services.events.delete_for_camera, camera_id)
     await asyncio.to_thread(services.camera_store.delete, camera_id)

@@ -189,7 +189,7 @@ async def _handle(session: WorkerSession, services: Services, frame: Frame) -> N
     elif isinstance(message, JobRelease):
         services.dispatcher.job_released(session, message)
     elif isinstance(message, CameraStatus):
-        services.cameras.status_reported(session.id, message)
+        await services.cameras.status_reported(session.id, message)
     elif isinstance(message, TrackSample):
         await services.recorder.sample(session.id, message, frame.payload or b"")
     elif isinstance(message, TrackEnded):

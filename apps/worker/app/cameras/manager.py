@@ -5,7 +5,8 @@
 :class:`~app.cameras.processor.CameraProcessor`, both with their own threads, so one
 camera that hangs or fails never holds up another. All cameras share one
 :class:`~app.vision.pipeline.FacePipeline` (safe across threads, ~2 s to load): pass
-it, or a factory to build it on the first :meth:`CameraManager.start`.
+it, or a factory to build it on the first :meth:`CameraManager.start`. A camera's
+settings are the protocol's own :class:`~facegrid_protocol.CameraConfig`, as the API sent them.
 
 Every method may be called from any thread, but :meth:`start` (first model load),
 :meth:`update` and the stops block for up to seconds: call them off the event loop
@@ -19,20 +20,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from facegrid_common.camera_source import parse_source, redact
+from facegrid_protocol import CameraConfig
 
 from ..vision.pipeline import FacePipeline
-from .processor import (
-    CameraProcessor,
-    LiveFrameCallback,
-    ProcessorSettings,
-    ProcessorStats,
-    SampleCallback,
-    TrackEndedCallback,
-)
+from .outputs import LiveImageCallback, SampleCallback, TrackFinishedCallback
+from .processor import CameraProcessor, ProcessorSettings, ProcessorStats
 from .reader import FrameReader, ReaderOptions, ReaderStatus
-from .source import parse_source, redact
 
 log = logging.getLogger(__name__)
 
@@ -48,63 +44,25 @@ class TooManyCameras(CameraError):
 
 
 class UnknownCamera(CameraError):
-    def __init__(self, camera_id: str) -> None:
-        super().__init__(f"no camera {camera_id!r} on this worker")
+    def __init__(self, camera_id: int) -> None:
+        super().__init__(f"no camera {camera_id} on this worker")
         self.camera_id = camera_id
 
 
 class CameraExists(CameraError):
-    def __init__(self, camera_id: str) -> None:
-        super().__init__(f"camera {camera_id!r} is already running (update it instead)")
+    def __init__(self, camera_id: int) -> None:
+        super().__init__(f"camera {camera_id} is already running (update it instead)")
         self.camera_id = camera_id
 
 
 @dataclass(frozen=True)
-class CameraConfig:
-    camera_id: str
-    url: str = field(repr=False)
-    """rtsp://, http(s):// MJPEG, a file path, /dev/videoN or a device index; may hold credentials."""
-    process_fps: float = 5.0
-    detection_width: int = 640
-    min_face_size: int = 40
-    """Faces smaller than this (shorter side, pixels of the original frame) are not embedded."""
-    loop: bool = False
-    """Files only: play again from the start at the end."""
+class CameraSnapshot:
+    """One camera's state at one moment: its settings, its reader's and its processor's figures."""
 
-    def __post_init__(self) -> None:
-        if not self.camera_id or len(self.camera_id) > 128:
-            raise ValueError("camera_id must be 1-128 characters")
-
-    @property
-    def display_url(self) -> str:
-        return redact(self.url)
-
-    def __repr__(self) -> str:
-        return (
-            f"CameraConfig(camera_id={self.camera_id!r}, url={self.display_url!r}, "
-            f"process_fps={self.process_fps}, detection_width={self.detection_width}, "
-            f"min_face_size={self.min_face_size}, loop={self.loop})"
-        )
-
-
-@dataclass(frozen=True)
-class CameraStatus:
-    camera_id: str
+    camera_id: int
     config: CameraConfig
     reader: ReaderStatus
     processor: ProcessorStats
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON for the API: the source with credentials masked, reader and processor figures."""
-        return {
-            "camera_id": self.camera_id,
-            "process_fps": self.config.process_fps,
-            "detection_width": self.config.detection_width,
-            "min_face_size": self.config.min_face_size,
-            "loop": self.config.loop,
-            **self.reader.to_dict(),
-            "processing": self.processor.to_dict(),
-        }
 
 
 @dataclass
@@ -113,8 +71,9 @@ class _Camera:
     reader: FrameReader
     processor: CameraProcessor
 
-    def status(self) -> CameraStatus:
-        return CameraStatus(self.config.camera_id, self.config, self.reader.status(), self.processor.stats())
+    def snapshot(self) -> CameraSnapshot:
+        config = self.config
+        return CameraSnapshot(config.camera_id, config, self.reader.status(), self.processor.stats())
 
 
 class CameraManager:
@@ -126,12 +85,14 @@ class CameraManager:
         *,
         max_cameras: int,
         on_sample: SampleCallback | None = None,
-        on_track_ended: TrackEndedCallback | None = None,
-        on_live_frame: LiveFrameCallback | None = None,
+        on_track_ended: TrackFinishedCallback | None = None,
+        on_live_frame: LiveImageCallback | None = None,
+        on_state_change: Callable[[int], None] | None = None,
         reader_options: ReaderOptions | None = None,
         processor_defaults: ProcessorSettings | None = None,
     ) -> None:
-        """``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
+        """``on_state_change(camera_id)`` is called when a camera's reader changes state (on its
+        threads); ``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
         (embed interval, track ttl, snapshot size...)."""
         if max_cameras < 0:
             raise ValueError("max_cameras must be >= 0")
@@ -141,20 +102,21 @@ class CameraManager:
         self._on_sample = on_sample
         self._on_track_ended = on_track_ended
         self._on_live_frame = on_live_frame
+        self._on_state_change = on_state_change
         self.reader_options = reader_options or ReaderOptions()
         self.processor_defaults = processor_defaults or ProcessorSettings()
-        self._cameras: dict[str, _Camera] = {}
+        self._cameras: dict[int, _Camera] = {}
         self._lock = threading.RLock()
         self._pipeline_lock = threading.Lock()
 
     @property
-    def camera_ids(self) -> list[str]:
+    def camera_ids(self) -> list[int]:
         with self._lock:
             return list(self._cameras)
 
-    def start(self, config: CameraConfig) -> CameraStatus:
+    def start(self, config: CameraConfig) -> CameraSnapshot:
         """Start a camera. Raises :class:`CameraExists`, :class:`TooManyCameras`,
-        :class:`~app.cameras.source.InvalidSource` or ``ValueError`` (bad settings)."""
+        :class:`~facegrid_common.camera_source.InvalidSource` or ``ValueError`` (bad settings)."""
         self._check_room(config.camera_id)
         self._get_pipeline()  # load the models (first time only) without holding the lock
         with self._lock:
@@ -163,10 +125,10 @@ class CameraManager:
             self._cameras[config.camera_id] = camera
             camera.processor.start()
             camera.reader.start()
-        log.info("camera %s: started %r", config.camera_id, config)
-        return camera.status()
+        log.info("camera %d: started %s (%r)", config.camera_id, redact(config.url), config)
+        return camera.snapshot()
 
-    def update(self, config: CameraConfig, timeout: float = 5.0) -> CameraStatus:
+    def update(self, config: CameraConfig, timeout: float = 5.0) -> CameraSnapshot:
         """Apply a changed config. A new URL or ``loop`` restarts the camera (its tracks end);
         processing settings apply on the fly. Raises :class:`UnknownCamera` and what :meth:`start` does."""
         with self._lock:
@@ -176,8 +138,8 @@ class CameraManager:
             if (config.url, config.loop) == (camera.config.url, camera.config.loop):
                 camera.processor.configure(self._settings(config))
                 camera.config = config
-                log.info("camera %s: updated %r", config.camera_id, config)
-                return camera.status()
+                log.info("camera %d: updated (%r)", config.camera_id, config)
+                return camera.snapshot()
             replacement = self._build(config)  # validate before stopping the running one
             del self._cameras[config.camera_id]
         _stop_cameras([camera], time.monotonic() + timeout)
@@ -187,10 +149,10 @@ class CameraManager:
             self._cameras[config.camera_id] = replacement
             replacement.processor.start()
             replacement.reader.start()
-        log.info("camera %s: restarted with %r", config.camera_id, config)
-        return replacement.status()
+        log.info("camera %d: restarted with %s (%r)", config.camera_id, redact(config.url), config)
+        return replacement.snapshot()
 
-    def stop(self, camera_id: str, timeout: float = 5.0) -> bool:
+    def stop(self, camera_id: int, timeout: float = 5.0) -> bool:
         """Stop one camera; ``True`` if its threads ended in time. Raises :class:`UnknownCamera`."""
         with self._lock:
             camera = self._cameras.pop(camera_id, None)
@@ -198,7 +160,7 @@ class CameraManager:
             raise UnknownCamera(camera_id)
         return not _stop_cameras([camera], time.monotonic() + timeout)
 
-    def stop_all(self, timeout: float = 5.0) -> list[str]:
+    def stop_all(self, timeout: float = 5.0) -> list[int]:
         """Stop every camera within ``timeout`` seconds overall; return the ids whose threads
         were still running at the deadline (they are daemons and die with the process)."""
         with self._lock:
@@ -206,41 +168,28 @@ class CameraManager:
             self._cameras.clear()
         late = _stop_cameras(cameras, time.monotonic() + timeout)
         if late:
-            log.warning("cameras still stopping after %.1f s: %s", timeout, ", ".join(late))
+            log.warning("cameras still stopping after %.1f s: %s", timeout, ", ".join(map(str, late)))
         return late
 
-    def status(self, camera_id: str) -> CameraStatus:
-        with self._lock:
-            camera = self._cameras.get(camera_id)
-        if camera is None:
-            raise UnknownCamera(camera_id)
-        return camera.status()
+    def status(self, camera_id: int) -> CameraSnapshot:
+        return self._camera(camera_id).snapshot()
 
-    def statuses(self) -> list[CameraStatus]:
-        """A snapshot of every camera, in the order they were started."""
-        with self._lock:
-            cameras = list(self._cameras.values())
-        return [c.status() for c in cameras]
-
-    def set_live(self, camera_id: str, enabled: bool, max_fps: float = 5.0, max_width: int = 640) -> None:
+    def set_live(self, camera_id: int, enabled: bool, max_fps: float = 5.0, max_width: int = 640) -> None:
         self._camera(camera_id).processor.set_live(enabled, max_fps, max_width)
 
-    def latest_overlay_jpeg(self, camera_id: str) -> bytes | None:
-        return self._camera(camera_id).processor.latest_overlay_jpeg()
-
-    def set_label(self, camera_id: str, track_id: int, text: str | None) -> None:
+    def set_label(self, camera_id: int, track_id: int, text: str | None) -> None:
         self._camera(camera_id).processor.set_label(track_id, text)
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _check_room(self, camera_id: str) -> None:
+    def _check_room(self, camera_id: int) -> None:
         with self._lock:
             if camera_id in self._cameras:
                 raise CameraExists(camera_id)
             if len(self._cameras) >= self.max_cameras:
                 raise TooManyCameras(self.max_cameras)
 
-    def _camera(self, camera_id: str) -> _Camera:
+    def _camera(self, camera_id: int) -> _Camera:
         with self._lock:
             camera = self._cameras.get(camera_id)
         if camera is None:
@@ -263,7 +212,13 @@ class CameraManager:
     def _build(self, config: CameraConfig) -> _Camera:
         settings = self._settings(config)  # raises ValueError before anything starts
         source = parse_source(config.url, loop=config.loop)
-        reader = FrameReader(source, self.reader_options, name=config.camera_id)
+        notify = self._on_state_change
+        reader = FrameReader(
+            source,
+            self.reader_options,
+            name=str(config.camera_id),
+            on_state=None if notify is None else lambda _state: notify(config.camera_id),
+        )
         processor = CameraProcessor(
             config.camera_id,
             reader,
@@ -283,7 +238,7 @@ class CameraManager:
             return self._pipeline
 
 
-def _stop_cameras(cameras: list[_Camera], deadline: float) -> list[str]:
+def _stop_cameras(cameras: list[_Camera], deadline: float) -> list[int]:
     """Signal every camera first, then wait for each until the shared deadline; return the late ones."""
     for camera in cameras:
         camera.processor.stop(timeout=0)
@@ -294,5 +249,5 @@ def _stop_cameras(cameras: list[_Camera], deadline: float) -> list[str]:
         reader_done = camera.reader.stop(timeout=max(0.0, deadline - time.monotonic()))
         if not (processor_done and reader_done):
             late.append(camera.config.camera_id)
-        log.info("camera %s: stopped", camera.config.camera_id)
+        log.info("camera %d: stopped", camera.config.camera_id)
     return late

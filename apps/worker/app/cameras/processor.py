@@ -7,15 +7,15 @@ are the expensive part (~120 ms each here, against ~30 ms for a 640 px HOG pass 
 upsample 0), so a track is embedded when it starts and then at most every
 ``embed_interval`` seconds, only while its face is at least ``min_face_size`` pixels,
 and at most ``max_embeddings_per_frame`` per frame (new tracks first, then the longest
-waiting). Each embedding goes out as a :class:`TrackSample`; a track that has not been
-seen for ``track_ttl`` seconds (or is still open when the processor stops) goes out as
-a :class:`TrackEnded`. Who the face belongs to is the API's decision: it may send a
-label back, which :meth:`CameraProcessor.set_label` shows in the live view.
+waiting). Each embedding goes out as a :class:`~app.cameras.outputs.FaceSample`; a track
+that has not been seen for ``track_ttl`` seconds (or is still open when the processor
+stops) goes out as a :class:`~app.cameras.outputs.TrackFinished`. Who the face belongs
+to is the API's decision: it may send a label back, which :meth:`CameraProcessor.set_label`
+shows in the live view.
 
-Live view: while enabled by :meth:`CameraProcessor.set_live`, the thread also draws the
-tracks' boxes and labels on the newest frame, shrinks it to ``max_width``, encodes it as
-JPEG at most ``max_fps`` times a second, and hands it to ``on_live_frame`` (and keeps it
-for :meth:`CameraProcessor.latest_overlay_jpeg`). Nothing is rendered while nobody watches.
+Live view: while enabled by :meth:`CameraProcessor.set_live`, the thread also renders
+the newest frame with the tracks drawn (:mod:`app.cameras.overlay`) at most ``max_fps``
+times a second and hands it to ``on_live_frame``. Nothing is rendered while nobody watches.
 
 Callbacks run on the processor's thread: they must return quickly (hand the object to an
 event loop with ``loop.call_soon_threadsafe``). An exception anywhere in one iteration,
@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2  # after app.vision's pixel cap: the package __init__ imports it first
@@ -45,6 +45,15 @@ from ..vision.crop import crop_face
 from ..vision.detect import Detection
 from ..vision.pipeline import FacePipeline
 from ..vision.quality import assess_quality
+from . import overlay
+from .jpeg import encode_jpeg, shrink_to_width
+from .outputs import (
+    FaceSample,
+    LiveImageCallback,
+    SampleCallback,
+    TrackFinished,
+    TrackFinishedCallback,
+)
 from .reader import Frame, FrameReader
 from .track import FaceTracker, Track
 
@@ -85,93 +94,20 @@ class ProcessorSettings:
 
 
 @dataclass(frozen=True)
-class TrackSample:
-    """One embedded face of a track: what the API matches against the gallery."""
-
-    camera_id: str
-    track_id: int
-    sample_index: int
-    """1 for a track's first sample, then 2, 3..."""
-    timestamp: float
-    """Wall-clock capture time of the frame."""
-    frame_seq: int
-    box: Box
-    """In the original frame's pixels, clipped to it."""
-    score: float
-    """The detector's confidence."""
-    quality: dict[str, float]
-    """:meth:`app.vision.quality.FaceQuality.to_dict`: size, sharpness, visible, score."""
-    landmarks: tuple[tuple[int, int], ...]
-    embedding: np.ndarray = field(repr=False)
-    """128 ``float32`` values."""
-    face_jpeg: bytes = field(repr=False)
-    """The face with a margin (``app.vision.crop``), at most 256 px."""
-    snapshot_jpeg: bytes = field(repr=False)
-    """The whole frame, shrunk to ``snapshot_width``."""
-    frame_width: int
-    frame_height: int
-    """The original frame's size: ``box`` is in these pixels (scale it to draw on the snapshot)."""
-
-
-@dataclass(frozen=True)
-class TrackEnded:
-    camera_id: str
-    track_id: int
-    first_seen: float
-    last_seen: float
-    """Wall-clock times of the first and last frames the face was in."""
-    samples: int
-    """How many :class:`TrackSample` were emitted for the track (0 if its face stayed too small)."""
-    reason: str
-    """``"gone"`` (not seen for ``track_ttl``) or ``"stopped"`` (the camera stopped)."""
-
-
-@dataclass(frozen=True)
-class LiveFrame:
-    camera_id: str
-    timestamp: float
-    frame_seq: int
-    jpeg: bytes = field(repr=False)
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
 class ProcessorStats:
     processed_frames: int
     processed_fps: float
     """Frames analysed per second over the last few seconds."""
-    idle_ticks: int
-    """Ticks with no new frame to analyse."""
     faces_seen: int
     """Detections summed over every analysed frame."""
     embeddings: int
     tracks_started: int
     tracks_ended: int
     active_tracks: int
-    live: bool
-    live_frames: int
-    errors: int
-    last_error: str
     detect_ms: float
-    """Mean detection time per frame (recent)."""
+    """Mean detection time per frame (recent): what ``detection_width`` costs."""
     embed_ms: float
     """Mean time per embedding (recent), landmarks, quality and crop included."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: round(v, 2) if isinstance(v, float) else v for k, v in self.__dict__.items()}
-
-
-SampleCallback = Callable[[TrackSample], None]
-TrackEndedCallback = Callable[[TrackEnded], None]
-LiveFrameCallback = Callable[[LiveFrame], None]
-
-
-@dataclass(frozen=True)
-class _Live:
-    enabled: bool = False
-    max_fps: float = 5.0
-    max_width: int = 640
 
 
 class CameraProcessor:
@@ -179,14 +115,14 @@ class CameraProcessor:
 
     def __init__(
         self,
-        camera_id: str,
+        camera_id: int,
         reader: FrameReader,
         pipeline: FacePipeline,
         settings: ProcessorSettings | None = None,
         *,
         on_sample: SampleCallback | None = None,
-        on_track_ended: TrackEndedCallback | None = None,
-        on_live_frame: LiveFrameCallback | None = None,
+        on_track_ended: TrackFinishedCallback | None = None,
+        on_live_frame: LiveImageCallback | None = None,
         track_ids: Iterator[int] | None = None,
     ) -> None:
         self.camera_id = camera_id
@@ -203,15 +139,11 @@ class CameraProcessor:
         self._lock = threading.Lock()
         # Guarded by self._lock (read by other threads):
         self._labels: dict[int, str] = {}
-        self._live = _Live()
-        self._overlay: LiveFrame | None = None
+        self._live = overlay.LiveSettings()
         self._track_boxes: list[tuple[int, Box]] = []
         # Counters, written by the processing thread only:
         self._processed_times: deque[float] = deque(maxlen=300)
-        self._counts = dict.fromkeys(
-            ("processed", "idle", "faces", "embeddings", "started", "ended", "live_frames", "errors"), 0
-        )
-        self._last_error = ""
+        self._counts = dict.fromkeys(("processed", "faces", "embeddings", "started", "ended"), 0)
         self._last_seq = 0
         self._last_live_seq = 0
         self._detect_ms: deque[float] = deque(maxlen=50)
@@ -261,36 +193,22 @@ class CameraProcessor:
         if max_fps <= 0 or max_width < 64:
             raise ValueError("max_fps must be > 0 and max_width >= 64")
         with self._lock:
-            self._live = _Live(enabled, min(max_fps, 30.0), max_width)
-            if not enabled:
-                self._overlay = None
+            self._live = overlay.LiveSettings(enabled, min(max_fps, 30.0), max_width)
         self._wake.set()
-
-    def latest_overlay_jpeg(self) -> bytes | None:
-        """The newest live-view JPEG, or ``None`` while live view is off (or before the first)."""
-        with self._lock:
-            return self._overlay.jpeg if self._overlay else None
 
     def stats(self) -> ProcessorStats:
         now = time.monotonic()
         recent = [t for t in list(self._processed_times) if t >= now - 3.0]
         fps = (len(recent) - 1) / (now - recent[0]) if len(recent) > 1 and now > recent[0] else 0.0
         c = self._counts
-        with self._lock:
-            live = self._live.enabled
         return ProcessorStats(
             processed_frames=c["processed"],
             processed_fps=fps,
-            idle_ticks=c["idle"],
             faces_seen=c["faces"],
             embeddings=c["embeddings"],
             tracks_started=c["started"],
             tracks_ended=c["ended"],
             active_tracks=len(self._track_boxes),
-            live=live,
-            live_frames=c["live_frames"],
-            errors=c["errors"],
-            last_error=self._last_error,
             detect_ms=_mean(self._detect_ms),
             embed_ms=_mean(self._embed_ms),
         )
@@ -317,22 +235,18 @@ class CameraProcessor:
             self._guarded(self._end_track, track, "stopped")
         with self._lock:
             self._track_boxes = []
-            self._overlay = None
 
     def _guarded(self, step: Callable[..., None], *args: Any) -> None:
-        """Run one step; on an exception log it with context, count it, and carry on."""
+        """Run one step; on an exception log it with context and carry on."""
         try:
             step(*args)
-        except Exception as exc:
-            self._counts["errors"] += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"
+        except Exception:
             log.exception("camera %s: %s failed", self.camera_id, getattr(step, "__name__", step))
 
     def _tick(self, settings: ProcessorSettings) -> None:
         self._tracker.ttl = settings.track_ttl
         frame = self.reader.latest()
         if frame is None or frame.seq == self._last_seq:
-            self._counts["idle"] += 1
             for track in self._tracker.expire(time.monotonic()):
                 self._end_track(track, "gone")
             self._publish_boxes()
@@ -379,11 +293,7 @@ class CameraProcessor:
     def _detect(self, image: np.ndarray, detection_width: int) -> list[Detection]:
         """Faces found on a copy ``detection_width`` wide; boxes in the frame's pixels, unclipped."""
         height, width = image.shape[:2]
-        if width > detection_width:
-            size = (detection_width, max(1, round(height * detection_width / width)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        else:
-            small = image
+        small = shrink_to_width(image, detection_width)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         found = self.pipeline.detector.detect(rgb)
         if small is image:
@@ -405,7 +315,7 @@ class CameraProcessor:
         track.last_embedded = frame.monotonic
         track.embeddings += 1
         self._counts["embeddings"] += 1
-        sample = TrackSample(
+        sample = FaceSample(
             camera_id=self.camera_id,
             track_id=track.track_id,
             sample_index=track.embeddings,
@@ -432,7 +342,7 @@ class CameraProcessor:
             return
         first = float(track.extra.get("first_seen_wall", _wall(track.first_seen)))
         last = float(track.extra.get("last_seen_wall", _wall(track.last_seen)))
-        ended = TrackEnded(self.camera_id, track.track_id, first, last, track.embeddings, reason)
+        ended = TrackFinished(self.camera_id, track.track_id, first, last, track.embeddings, reason)
         self._on_track_ended(ended)
 
     def _publish_boxes(self) -> None:
@@ -441,60 +351,23 @@ class CameraProcessor:
             self._track_boxes = boxes
 
     def _snapshot(self, image: np.ndarray, settings: ProcessorSettings) -> bytes:
-        return _encode(_shrink(image, settings.snapshot_width), settings.snapshot_quality)
+        return encode_jpeg(shrink_to_width(image, settings.snapshot_width), settings.snapshot_quality)
 
     # --- live view ----------------------------------------------------------------------
 
-    def _render_live(self, live: _Live) -> None:
+    def _render_live(self, live: overlay.LiveSettings) -> None:
         frame = self.reader.latest()
         if frame is None or frame.seq == self._last_live_seq:
             return
         self._last_live_seq = frame.seq
         with self._lock:
             boxes, labels = list(self._track_boxes), dict(self._labels)
-        image = _shrink(frame.image, live.max_width)
-        scale = image.shape[1] / frame.image.shape[1]
-        if image is frame.image:
-            image = image.copy()  # never draw on the reader's frame: others share it
-        for track_id, box in boxes:
-            draw_track(image, box.scaled(scale, scale), track_id, labels.get(track_id))
-        overlay = LiveFrame(
-            self.camera_id, frame.timestamp, frame.seq, _encode(image, 75), image.shape[1], image.shape[0]
-        )
+        image = overlay.render(self.camera_id, frame, boxes, labels, live.max_width)
         with self._lock:
             if not self._live.enabled:  # switched off while rendering
                 return
-            self._overlay = overlay
-        self._counts["live_frames"] += 1
         if self._on_live_frame is not None:
-            self._on_live_frame(overlay)
-
-
-def draw_track(image: np.ndarray, box: Box, track_id: int, label: str | None) -> None:
-    """Draw a track's box and its caption (``#id`` and the label the API set) on a BGR image, in place."""
-    color = (80, 200, 60) if label else (0, 200, 255)  # green once identified, amber while unknown
-    cv2.rectangle(image, (box.x, box.y), (box.right - 1, box.bottom - 1), color, 2)
-    text = f"#{track_id} {label}" if label else f"#{track_id}"
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    top = max(0, box.y - th - base - 4)
-    cv2.rectangle(image, (box.x, top), (box.x + tw + 6, top + th + base + 4), color, -1)
-    origin = (box.x + 3, top + th + 2)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-
-
-def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    if width <= max_width:
-        return image
-    size = (max_width, max(1, round(height * max_width / width)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def _encode(image: np.ndarray, quality: int) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - OpenCV's JPEG encoder does not fail on a valid uint8 image
-        raise RuntimeError("JPEG encoding failed")
-    return encoded.tobytes()
+            self._on_live_frame(image)
 
 
 def _next_tick(scheduled: float, period: float, now: float) -> float:
@@ -510,14 +383,3 @@ def _wall(monotonic: float) -> float:
 def _mean(values: deque[float]) -> float:
     items = list(values)
     return sum(items) / len(items) if items else 0.0
-
-
-__all__ = [
-    "CameraProcessor",
-    "LiveFrame",
-    "ProcessorSettings",
-    "ProcessorStats",
-    "TrackEnded",
-    "TrackSample",
-    "draw_track",
-]

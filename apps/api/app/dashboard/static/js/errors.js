@@ -54,6 +54,7 @@ export function validationSentence(item) {
     case 'bool_parsing': case 'bool_type': return `${f} must be yes or no.`;
     case 'datetime_parsing': case 'datetime_from_date_parsing': return `${f} must be a date and time.`;
     case 'json_invalid': return 'The form could not be sent (the data was not valid JSON).';
+    case 'camera_url': return sentence(item.msg); // the API's own sentence, about the address
     default: return `${f}: ${sentence(item.msg || 'is not valid')}`;
   }
 }

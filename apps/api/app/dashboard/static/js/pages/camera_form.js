@@ -96,7 +96,8 @@ function form(camera, workers) {
       'From 0.1 to 30. More finds faces sooner and uses more of the worker.'),
     detection_width: field('detection_width', 'Detection width (px)',
       h('input', { type: 'number', value: c.detection_width, inputmode: 'numeric' }),
-      'Frames are shrunk to this width to look for faces: 160 to 3840. Wider finds smaller faces, slower.'),
+      'Faces are looked for in frames shrunk to this width (never enlarged): 160 to 3840. Wider finds '
+        + 'smaller faces (down to about 40 px at this width) and takes longer per frame.'),
     min_face_size: field('min_face_size', 'Smallest face (px)',
       h('input', { type: 'number', value: c.min_face_size, inputmode: 'numeric' }),
       'Faces smaller than this are followed but not identified: 0 to 2000.'),

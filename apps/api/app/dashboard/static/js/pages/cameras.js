@@ -10,9 +10,10 @@ const POLL_MS = 4000;
 const MAX_LIVE = 4;
 /** Browsers keep about 6 connections per server; each live view holds one open. */
 
-const PROBLEM_STATES = new Set(['error', 'reconnecting']);
+/** Camera states that need a person's attention. */
+export const PROBLEM_STATES = new Set(['error', 'reconnecting', 'failed']);
 
-function stateBadge(state) {
+export function stateBadge(state) {
   return badge(state, state === 'streaming' ? 'ok' : PROBLEM_STATES.has(state) ? 'error' : 'off');
 }
 
@@ -59,8 +60,9 @@ class CameraCard {
     const s = camera.status;
     replace(this.title, camera.name);
     replace(this.state, stateBadge(s.state));
+    const cost = s.detect_ms ? ` · detection ${Math.round(s.detect_ms)} ms a frame` : '';
     replace(this.facts, s.worker_id
-      ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)} · on ${s.worker_id}`
+      ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}${cost} · on ${s.worker_id}`
       : camera.enabled ? 'Waiting for a worker' : 'Disabled',
     s.reason ? h('span', { class: 'reason' }, ` · ${s.reason}`) : null);
     replace(this.toggle, camera.enabled ? 'Disable' : 'Enable');

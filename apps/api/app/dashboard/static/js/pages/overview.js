@@ -5,10 +5,10 @@ import { api } from '../api.js';
 import { alertBox, badge, empty, h, heading, loading, replace, replaceKeepingFocus, toast } from '../dom.js';
 import { subscribe } from '../feed.js';
 import { ago, fps, when } from '../format.js';
+import { PROBLEM_STATES, stateBadge } from './cameras.js';
 
 export const title = 'Overview';
 const POLL_MS = 3000;
-const PROBLEM_STATES = new Set(['error', 'reconnecting']);
 
 export function attention(workers, cameras) {
   const items = [];
@@ -22,8 +22,8 @@ export function attention(workers, cameras) {
   for (const c of cameras) {
     const s = c.status;
     if (PROBLEM_STATES.has(s.state)) {
-      items.push(['error', `Camera “${c.name}” is ${s.state === 'error' ? 'failing' : 'reconnecting'}`
-        + `${s.reason ? `: ${s.reason}` : '.'}`]);
+      const what = { error: 'is failing', reconnecting: 'is reconnecting', failed: 'could not be started' };
+      items.push(['error', `Camera “${c.name}” ${what[s.state]}${s.reason ? `: ${s.reason}` : '.'}`]);
     } else if (c.enabled && s.state === 'unassigned' && online.length) {
       items.push(['warn', `Camera “${c.name}” waits for a worker with room (each worker runs a limited number `
         + 'of cameras).']);
@@ -64,10 +64,9 @@ async function act(workerId, verb, refresh) {
 
 function cameraRow(c) {
   const s = c.status;
-  const kind = s.state === 'streaming' ? 'ok' : PROBLEM_STATES.has(s.state) ? 'error' : 'off';
   return h('tr', {},
     h('td', { 'data-label': 'Camera' }, h('a', { href: `#/cameras/${c.id}`, 'data-key': `camera:${c.id}` }, c.name)),
-    h('td', { 'data-label': 'State' }, badge(s.state, kind), s.reason ? h('span', { class: 'muted small' }, ` ${s.reason}`) : null),
+    h('td', { 'data-label': 'State' }, stateBadge(s.state), s.reason ? h('span', { class: 'muted small' }, ` ${s.reason}`) : null),
     h('td', { 'data-label': 'Speed' }, s.worker_id ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}` : '—'),
     h('td', { 'data-label': 'Worker' }, s.worker_id || '—'),
     h('td', { 'data-label': 'Last frame' }, s.last_frame_at ? ago(s.last_frame_at) : '—'),
