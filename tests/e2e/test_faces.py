@@ -182,24 +182,41 @@ class LongBody:
             yield b"\0" * (64 * 1024)
 
 
-def _post_long(api: Api, url: str, body: LongBody) -> httpx.Response:
+def _post_long(api: Api, url: str, body: LongBody, *, limit: int = 20 * MB) -> httpx.Response:
     response = api.http.post(url, content=body, headers=MULTIPART)
-    # The whole body limit is 40 MB (2 MB x ENROLL_MAX_FILES): the server refused long before.
-    assert body.sent < 20 * MB, f"the client sent {body.sent / MB:.0f} MB before the answer"
+    assert body.sent < limit, f"the client sent {body.sent / MB:.0f} MB before the answer"
     return response
 
 
-def test_enrollment_stops_reading_at_the_first_photo_over_the_limit_and_enrolls_nothing(api, photos):
+def test_a_photo_over_the_limit_is_refused_alone(api, photos):
+    person = api.http.post("/api/persons", json={"name": "Oversized"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    body = (
+        _part("files", "good.jpg", photos["obama3"])
+        + _part("files", "huge.jpg", b"\xff\xd8\xff\xe0" + b"\0" * (3 * MB))  # MAX_UPLOAD_MB is 2
+        + _part("files", "good2.jpg", photos["obama2"])
+        + b"--x--\r\n"
+    )
+    response = api.http.post(url, content=body, headers=MULTIPART)
+    assert response.status_code == 200, response.text
+    results = {r["filename"]: r for r in response.json()["results"]}
+    assert results["good.jpg"]["status"] == results["good2.jpg"]["status"] == "enrolled"
+    assert results["huge.jpg"]["status"] == "refused" and results["huge.jpg"]["code"] == "too_large"
+    assert "2 MB (MAX_UPLOAD_MB)" in results["huge.jpg"]["reason"]
+    assert len(api.http.get(url).json()) == 2
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
+def test_an_enrollment_body_over_the_total_limit_is_cut_off_and_enrolls_nothing(api, photos):
     person = api.http.post("/api/persons", json={"name": "Streamed"}).json()
     url = f"/api/persons/{person['id']}/faces"
-    response = _post_long(
-        api, url, LongBody(_part("files", "good.jpg", photos["obama3"]), "files", "huge.jpg")
-    )
-    assert response.status_code == 413
-    assert response.json() == {
-        "detail": "'huge.jpg' is larger than 2 MB (MAX_UPLOAD_MB); nothing was enrolled",
-        "code": "too_large",
-    }
+    body = LongBody(_part("files", "good.jpg", photos["obama3"]), "files", "huge.jpg")
+    # The whole body limit is 40 MB (2 MB x ENROLL_MAX_FILES): the server stops reading there,
+    # long before the 100 MB end.
+    response = _post_long(api, url, body, limit=60 * MB)
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "too_large"
+    assert "MAX_UPLOAD_MB per photo x ENROLL_MAX_FILES" in response.json()["detail"]
     assert api.http.get(url).json() == []
     api.http.delete(f"/api/persons/{person['id']}")
 

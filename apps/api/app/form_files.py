@@ -2,11 +2,14 @@
 
 Starlette's form parser limits only text fields (its ``max_part_size``): it spools a file
 part whole, however large, before the route runs. Enrollment takes many photos in one
-body, so it parses the stream itself with python-multipart's streaming parser: a file
-over ``MAX_UPLOAD_MB`` is a 413 the moment it passes the limit, one file too many or a
-field other than the photos' a 422 the moment its headers end — the rest of the body is
-never read. Each photo is spooled (in memory up to 1 MB, then in a temporary file), so a
-body of twenty large photos is not held in memory at once.
+body, so it parses the stream itself with python-multipart's streaming parser. A file
+over ``MAX_UPLOAD_MB`` is dropped the moment it passes the limit (its further bytes are
+counted, never stored) and refused on its own, so one oversized photo does not cost the
+others; the body as a whole is capped by ``BodyLimit`` (``MAX_UPLOAD_MB`` x
+``ENROLL_MAX_FILES``). One file too many, or a field other than the photos', is a 422 the
+moment its headers end — the rest of the body is never read. Each photo is spooled (in
+memory up to 1 MB, then in a temporary file), so a body of twenty large photos is not held
+in memory at once.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class SpooledPhoto:
 
     filename: str
     size: int = 0
+    too_large: bool = False
+    """Over the per-file limit: its bytes were dropped, it is refused without being looked at."""
     spool: SpooledTemporaryFile[bytes] = field(default_factory=_spool)
 
     async def read(self) -> bytes:
@@ -110,12 +115,13 @@ class _Parts:
         photo = self._current
         assert photo is not None  # on_headers_finished made it, or refused the part
         photo.size += end - start
+        if photo.too_large:
+            return
         if photo.size > self.max_bytes:
-            raise HTTPException(
-                413,
-                f"{photo.filename!r} is larger than {self.max_bytes // MB} MB (MAX_UPLOAD_MB); "
-                "nothing was enrolled",
-            )
+            photo.too_large = True
+            self.unwritten = [(p, chunk) for p, chunk in self.unwritten if p is not photo]
+            photo.spool.truncate(0)
+            return
         self.unwritten.append((photo, data[start:end]))
 
     def on_end(self) -> None:
@@ -128,7 +134,8 @@ class _Parts:
 
 
 async def read_photos(request: Request, *, field: str, max_bytes: int, max_files: int) -> list[SpooledPhoto]:
-    """The files sent in ``field``, in order (close each); HTTPException at the first one out of bounds."""
+    """The files sent in ``field``, in order (close each; check ``too_large``); HTTPException at the
+    first part that is not a photo or is one too many."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or b"boundary" not in options:
         raise HTTPException(422, f"send the photos as multipart/form-data, as files in '{field}'")

@@ -162,7 +162,7 @@ ENROLL_BODY: dict[str, Any] = {
     responses=error_responses(
         {
             404: "No such person",
-            413: "A photo over MAX_UPLOAD_MB (nothing is enrolled)",
+            413: "The body is over MAX_UPLOAD_MB x ENROLL_MAX_FILES (nothing is enrolled)",
             422: f"{BAD_ID}; no photos, more than ENROLL_MAX_FILES, another form field, or a malformed body",
             503: "No worker connected",
         }
@@ -171,8 +171,9 @@ ENROLL_BODY: dict[str, Any] = {
     summary="Enroll faces from one or many photos, with a result per photo",
 )
 async def enroll_faces(person_id: RowId, request: Request, services: ServicesDep) -> EnrollOut:
-    """Each photo gets its own result: enrolled, or refused with a code and a reason. A photo
-    over MAX_UPLOAD_MB stops the request at once with 413, and nothing is enrolled."""
+    """Each photo gets its own result: enrolled, or refused with a code and a reason (a photo
+    over MAX_UPLOAD_MB is refused as `too_large` without costing the others). A body over
+    MAX_UPLOAD_MB x ENROLL_MAX_FILES is cut off with 413, and nothing is enrolled."""
     # The body is read here, not by FastAPI: only once the person and a worker are known to
     # exist, and with the per-photo limit applied while it arrives.
     await asyncio.to_thread(services.people.get, person_id)
@@ -187,6 +188,9 @@ async def enroll_faces(person_id: RowId, request: Request, services: ServicesDep
 
     async def one(photo: SpooledPhoto) -> EnrollItem:
         name = photo.filename
+        if photo.too_large:
+            reason = f"larger than {settings.max_upload_mb} MB (MAX_UPLOAD_MB)"
+            return EnrollItem(filename=name, status="refused", code="too_large", reason=reason)
         try:
             async with slots:
                 new: NewFace = await services.recognition.enroll(await photo.read(), name)
