@@ -123,25 +123,27 @@ async def _register(websocket: WebSocket, services: Services) -> WorkerSession:
         ",".join(caps.job_types),
         caps.max_jobs,
     )
-    settings = services.settings
-    await session.send(
-        Registered(
-            worker_id=session.id,
-            heartbeat_interval=settings.heartbeat_interval,
-            heartbeat_timeout=settings.heartbeat_timeout,
-        )
-    )
     return session
 
 
 async def _serve(session: WorkerSession, services: Services) -> None:
-    """Run the message loop until the worker leaves, errs, or is expired by the hub."""
+    """Confirm the registration, then run the message loop until the worker leaves, errs, or
+    is expired by the hub. `registered` goes out only now, with the session attached: a worker
+    that has it is listed and can be given jobs at once."""
     services.metrics.workers_connected.set(len(services.hub.sessions()))
     session.receive_task = asyncio.create_task(_message_loop(session, services))
-    services.dispatcher.worker_available()
     code: int | None = None
     reason = ""
+    settings = services.settings
     try:
+        await session.send(
+            Registered(
+                worker_id=session.id,
+                heartbeat_interval=settings.heartbeat_interval,
+                heartbeat_timeout=settings.heartbeat_timeout,
+            )
+        )
+        services.dispatcher.worker_available()
         await services.cameras.worker_changed()
         await session.receive_task
     except asyncio.CancelledError:
@@ -154,6 +156,7 @@ async def _serve(session: WorkerSession, services: Services) -> None:
         code, reason = _violation(services, exc), exc.reason
         log.warning("worker %s broke the protocol: %s", session.id, reason)
     finally:
+        session.receive_task.cancel()  # a no-op once it has ended; needed if `registered` failed
         ended = utcnow()
         current = services.hub.detach(session)
         services.dispatcher.worker_lost(session)
