@@ -210,6 +210,8 @@ class ProbeWorker:
                 track_id=track_id,
                 at=at,
                 box={"x": 200, "y": 120, "width": 110, "height": 110},
+                frame_width=640,
+                frame_height=360,
                 quality={"size": 110.0, "sharpness": 1.0, "visible": 1.0, "score": 0.9},
                 embedding=[float(v) for v in embedding],
                 crop_bytes=len(self.crop),
