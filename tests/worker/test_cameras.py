@@ -3,7 +3,8 @@
 Nothing of OpenCV is mocked: the readers open real files and real loopback servers
 (``tests/stream_servers.py``), the processor runs the real face pipeline on the clip of
 ``tests/video_fixture.py`` (Obama slides in, stays, leaves; then Biden; then nobody).
-Timeouts are shortened so the whole file takes well under a minute.
+Timeouts are shortened so the whole file takes well under a minute. The one exception: a
+session whose open raises (as OpenCV can, quoting the URL), to check what a failure logs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import cv2
 import numpy as np
@@ -269,6 +272,33 @@ def test_unreachable_camera_fails_at_once(started: list[FrameReader]):
     status = reader.status()
     assert status.reason.startswith("opening failed") and "s3cret" not in repr(status)
     assert status.last_frame_at is None and status.frames == 0
+
+
+def test_a_session_that_raises_logs_no_credentials(caplog: pytest.LogCaptureFixture):
+    from app.cameras.session import Session
+
+    class RaisingSession(Session):
+        """A session whose OpenCV open raises, quoting the URL as OpenCV's and FFmpeg's errors do."""
+
+        def _open_capture(self) -> Any:
+            url = str(self.source.target)
+            password = unquote(url.split("@")[0].rsplit(":", 1)[1])
+            raise cv2.error(f"OpenCV: can't open {url} (user admin, password {password})")
+
+    url = "rtsp://admin:p%40ss-s3cret@127.0.0.1:1/cam"
+    session = RaisingSession(
+        1, parse_source(url), ReaderOptions(preflight=False), name="1", publish=lambda *a: True,
+        opened=lambda w, h: None,
+    )
+    with caplog.at_level("DEBUG", logger="app.cameras"):
+        session.thread.start()
+        session.thread.join(5)
+    assert session.outcome is not None and session.outcome.startswith("reading failed: error: OpenCV")
+    logged = caplog.text
+    assert "Traceback" in logged and "rtsp://***:***@127.0.0.1:1/cam" in logged  # kept for debugging, masked
+    assert {r.levelname for r in caplog.records} == {"DEBUG"}  # the reader warns with the outcome
+    for text in (logged, session.outcome):
+        assert "s3cret" not in text and "p%40ss" not in text and "p@ss" not in text
 
 
 @pytest.mark.parametrize("scheme", ["rtsp", "http"])
