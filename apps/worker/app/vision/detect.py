@@ -17,8 +17,8 @@ upsample, max_side          time    smallest face found
 ==========================  ======  ======================
 
 Upsampling stays on (``upsample=1``) because without it HOG misses faces under about
-80 px in small images (a 640x360 camera frame); at 960 px the photos in
-``/work/shared/faces`` lose no face compared with full resolution.
+80 px in small images (a 640x360 camera frame); at 960 px the face photos this was
+measured on lost no face compared with full resolution.
 
 Boxes are mapped back but *not* clipped: a face cut by the frame keeps its full
 extent (negative or past-the-edge coordinates), the kind of box the landmark model was
