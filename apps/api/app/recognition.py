@@ -109,9 +109,9 @@ class Recognition:
         faces = analysis.faces
         if not faces:
             raise ImageRejected("no_face", "no face found in the photo")
-        if len(faces) > 1:
+        if analysis.total_faces > 1:  # every face found, not only the MAX_FACES described
             raise ImageRejected(
-                "multiple_faces", f"{len(faces)} faces found; enroll from photos of one person"
+                "multiple_faces", f"{analysis.total_faces} faces found; enroll from photos of one person"
             )
         face = faces[0]
         minimum = self._settings.enroll_min_face_size
