@@ -455,7 +455,7 @@ class AssignIn(BaseModel):
 
     event_ids: list[int] = Field(min_length=1, max_length=100, description="Unknown-face events, distinct")
     person_id: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="An enrolled person...")
-    name: str | None = Field(None, min_length=1, max_length=200, description="...or a new person's name")
+    name: PersonText | None = Field(None, description="...or a new person's name")
 
     @model_validator(mode="after")
     def _one_target(self) -> AssignIn:
