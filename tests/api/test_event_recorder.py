@@ -41,6 +41,8 @@ class Rig:
     store: EventStore
     people: People
     camera_id: int
+    supervisor: CameraSupervisor
+    cameras: CameraStore
     notices: list[dict[str, Any]] = field(default_factory=list)
     clock: float = 1_700_000_000.0
 
@@ -91,7 +93,7 @@ def run(tmp_path: Path, scenario: Callable[[Rig], Awaitable[None]]) -> None:
         store = EventStore(sessions, tmp_path / "events")
         feed = EventFeed()
         recorder = EventRecorder(people, store, feed, supervisor, threshold=THRESHOLD, merge_gap=GAP)
-        rig = Rig(recorder, store, people, camera.id)
+        rig = Rig(recorder, store, people, camera.id, supervisor, cameras)
 
         async def listen() -> None:
             async for notice in feed.subscribe():
@@ -243,5 +245,25 @@ def test_events_left_open_by_a_previous_run_are_ended_at_start(tmp_path):
         await rig.recorder.start()  # as after a crash: a new recorder finds the row still open
         [after] = rig.events()
         assert after.ended and after.last_seen == before.last_seen
+
+    run(tmp_path, scenario)
+
+
+def test_samples_arriving_while_their_camera_is_deleted_leave_no_event_behind(tmp_path):
+    async def scenario(rig: Rig) -> None:
+        await rig.sample("open", _unit())  # an event in progress
+        racing = [asyncio.create_task(rig.sample(str(i), _unit())) for i in range(6)]
+        await asyncio.sleep(0)  # they are past the camera check, looking their faces up
+        # DELETE /api/cameras/{id}, step by step as the route does it:
+        await rig.supervisor.camera_removed(rig.camera_id)
+        await rig.recorder.camera_removed(rig.camera_id)
+        await asyncio.to_thread(rig.store.delete_for_camera, rig.camera_id)
+        await asyncio.to_thread(rig.cameras.delete, rig.camera_id)
+        await asyncio.gather(*racing)  # none of them fails
+        await rig.sample("late", _unit())  # nor does one arriving afterwards
+        await rig.settle()
+        assert rig.events() == []
+        assert list((tmp_path / "events").iterdir()) == []
+        assert not rig.recorder._appearances and not rig.recorder._open  # nothing left to end
 
     run(tmp_path, scenario)

@@ -101,7 +101,7 @@ async def delete_camera(camera_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
     services.live.camera_deleted(camera_id)
-    services.recorder.camera_removed(camera_id)
+    await services.recorder.camera_removed(camera_id)  # after the supervisor: no sample makes a new event
     await asyncio.to_thread(services.events.delete_for_camera, camera_id)
     await asyncio.to_thread(services.camera_store.delete, camera_id)
     return Response(status_code=204)
