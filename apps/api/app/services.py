@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -97,9 +98,11 @@ class Services:
         )
 
     async def start(self) -> None:
-        db.migrate(self.engine)
-        self.store.all_offline()
-        faces = self.people.load_gallery()
+        # Before uvicorn serves, but off the event loop all the same: a long migration or a
+        # large gallery must not keep the loop (and its signal handlers) waiting.
+        await asyncio.to_thread(db.migrate, self.engine)
+        await asyncio.to_thread(self.store.all_offline)
+        faces = await asyncio.to_thread(self.people.load_gallery)
         await self.cameras.load()
         await self.recorder.start()
         self.hub.start()
