@@ -63,7 +63,7 @@ class Rig:
         await self.recorder.sample(WORKER, message, crop + snapshot)
 
     async def end(self, track: str) -> None:
-        message = TrackEnded(camera_id=self.camera_id, track_id=track, first_seen=0, last_seen=self.clock)
+        message = TrackEnded(camera_id=self.camera_id, track_id=track, last_seen=self.clock)
         await self.recorder.ended(WORKER, message)
 
     def events(self) -> list[Event]:

@@ -169,7 +169,6 @@ class CameraService:
         message = TrackEnded(
             camera_id=ended.camera_id,
             track_id=str(ended.track_id),
-            first_seen=ended.first_seen,
             last_seen=ended.last_seen,
         )
         self._queue(ended.camera_id, message, None)
@@ -190,7 +189,7 @@ class CameraService:
                 self._outbox.popleft()
             for camera_id in list(self._live):
                 frame = self._live.pop(camera_id)
-                await self._client.send(LiveFrame(camera_id=camera_id, at=frame.timestamp), frame.jpeg)
+                await self._client.send(LiveFrame(camera_id=camera_id), frame.jpeg)
 
     # --- status --------------------------------------------------------------------
 

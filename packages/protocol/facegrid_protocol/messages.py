@@ -26,6 +26,9 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OBSOLETE = "obsolete: read by nobody, sent by no current worker; accepted from workers that predate that"
+
+
 class Capabilities(BaseModel):
     """What a worker can do; the API routes jobs by ``job_types`` and load by ``max_jobs``."""
 
@@ -139,8 +142,8 @@ class TrackEnded(_Message):
     type: Literal["track_ended"] = "track_ended"
     camera_id: int
     track_id: str
-    first_seen: float
     last_seen: float
+    first_seen: float | None = Field(None, description=OBSOLETE)
 
 
 class LiveFrame(_Message):
@@ -148,7 +151,7 @@ class LiveFrame(_Message):
 
     type: Literal["live_frame"] = "live_frame"
     camera_id: int
-    at: float
+    at: float | None = Field(None, description=OBSOLETE)
 
 
 # --- API -> worker ---------------------------------------------------------
