@@ -267,3 +267,32 @@ def test_samples_arriving_while_their_camera_is_deleted_leave_no_event_behind(tm
         assert not rig.recorder._appearances and not rig.recorder._open  # nothing left to end
 
     run(tmp_path, scenario)
+
+
+def test_a_person_deleted_while_in_view_leaves_their_open_event_unknown_and_recording(tmp_path):
+    """DELETE /api/persons/{id} while a camera shows them: the event goes on as unknown, also
+    for a sample whose face was looked up just before the deletion."""
+    ada = _unit()
+
+    async def delete(rig: Rig, person_id: int) -> None:  # as the route does it
+        rig.people.delete(person_id)
+        rig.recorder.person_deleted(person_id)
+
+    async def scenario(rig: Rig) -> None:
+        ada_id = rig.enroll("Ada", ada)
+        await rig.sample("t", ada)
+        assert rig.events()[0].person_id == ada_id
+        async with rig.recorder.exclusive():
+            racing = asyncio.create_task(rig.sample("t", ada))
+            await asyncio.sleep(0.1)  # it has looked Ada up and waits for the lock
+            await delete(rig, ada_id)
+        await racing
+        await rig.sample("t", ada)
+        [event] = rig.events()
+        assert (event.person_id, event.samples, event.ended) == (None, 3, False)
+        assert rig.notices[-1]["person_id"] is None and rig.notices[-1]["name"] is None
+        await rig.end("t")
+        await rig.settle()
+        assert rig.events()[0].ended
+
+    run(tmp_path, scenario)

@@ -133,11 +133,14 @@ class EventRecorder:
             return  # deleted or disabled since the worker saw it
         key = (worker_id, message.camera_id, message.track_id)
         embedding = np.asarray(message.embedding, np.float32)
-        nearest = await asyncio.to_thread(self._people.gallery.search, embedding, 1)
-        ballot = vote(nearest[0] if nearest else None, self._threshold)
+        gallery = self._people.gallery
+        nearest = await asyncio.to_thread(gallery.search, embedding, 1)
         async with self._lock:
             if self._supervisor.watch(message.camera_id) is None:
                 return  # deleted or disabled while its face was looked up: no event for it
+            if nearest and nearest[0].face_id not in gallery:  # deleted meanwhile: look again
+                nearest = await asyncio.to_thread(gallery.search, embedding, 1)
+            ballot = vote(nearest[0] if nearest else None, self._threshold)
             track = await self._track(key, message, embedding, ballot)
             name = await self._apply(track.appearance, message, embedding, ballot, payload)
             track.faces.append(embedding)
@@ -184,6 +187,15 @@ class EventRecorder:
             if appearance is not None:
                 appearance.assigned = appearance.person_id = person_id
             self._feed.publish(_notice(event, name, created=False))
+
+    def person_deleted(self, person_id: int) -> None:
+        """This person was just deleted (call inside :meth:`exclusive`): their open events turn
+        unknown (the database has already cleared them), their samples' votes count for nobody."""
+        for appearance in self._appearances.values():
+            appearance.votes = [v if v.person_id != person_id else Vote(None, None) for v in appearance.votes]
+            if appearance.assigned == person_id:
+                appearance.assigned = None
+            appearance.person_id = appearance.identity()[0]
 
     # --- internals -----------------------------------------------------------
 
