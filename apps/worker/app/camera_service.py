@@ -35,6 +35,7 @@ from facegrid_protocol import (
 
 from .cameras import manager as cams
 from .cameras.outputs import FaceSample, LiveImage, TrackFinished
+from .cameras.processor import ProcessorSettings
 from .cameras.reader import ReaderOptions, ReaderState
 from .config import WorkerSettings
 from .vision.pipeline import FacePipeline
@@ -72,6 +73,7 @@ class CameraService:
                 read_timeout=settings.camera_open_timeout,
                 stall_timeout=settings.stall_timeout,
             ),
+            processor_defaults=ProcessorSettings(scan_interval=settings.camera_scan_interval),
         )
         self._settings = settings
         self._outbox: deque[tuple[Message, bytes | None]] = deque()
