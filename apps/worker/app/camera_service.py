@@ -230,10 +230,13 @@ class CameraService:
                 input_fps=reader.input_fps,
                 processed_fps=stats.processed_fps,
                 processed_frames=stats.processed_frames,
+                scans=stats.scans,
+                scan_fps=stats.scan_fps,
                 last_frame_at=reader.last_frame_at,
                 faces_seen=stats.faces_seen,
                 embeddings=stats.embeddings,
                 detect_ms=stats.detect_ms,
+                follow_ms=stats.follow_ms,
                 embed_ms=stats.embed_ms,
                 events_dropped=self._dropped[camera_id],
             )

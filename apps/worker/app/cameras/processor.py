@@ -100,8 +100,8 @@ class ProcessorSettings:
             raise ValueError("process_fps must be in (0, 30]")
         if self.detection_width < 160:
             raise ValueError("detection_width must be >= 160")
-        counts = (self.min_face_size, self.embed_interval, self.max_embeddings_per_frame, self.scan_interval)
-        if min(counts) < 0:
+        limits = (self.min_face_size, self.embed_interval, self.max_embeddings_per_frame, self.scan_interval)
+        if min(limits) < 0:
             raise ValueError(
                 "min_face_size, embed_interval, max_embeddings_per_frame and scan_interval must be >= 0"
             )
@@ -228,9 +228,9 @@ class CameraProcessor:
         c = self._counts
         return ProcessorStats(
             processed_frames=c["processed"],
-            processed_fps=_rate(self._processed_times, now),
+            processed_fps=_rate(self._processed_times, now, 3.0),
             scans=c["scans"],
-            scan_fps=_rate(self._scan_times, now),
+            scan_fps=_rate(self._scan_times, now, max(3.0, 3 * self._settings.scan_interval)),
             faces_seen=c["faces"],
             embeddings=c["embeddings"],
             tracks_started=c["started"],
@@ -419,10 +419,11 @@ def _wall(monotonic: float) -> float:
     return time.time() - (time.monotonic() - monotonic)
 
 
-def _rate(times: deque[float], now: float) -> float:
-    """Events per second over the last 3 s, from their ``time.monotonic()`` stamps."""
-    recent = [t for t in list(times) if t >= now - 3.0]
-    return (len(recent) - 1) / (now - recent[0]) if len(recent) > 1 and now > recent[0] else 0.0
+def _rate(times: deque[float], now: float, window: float) -> float:
+    """Events per second between the first and the last of the last ``window`` seconds (0 with
+    fewer than two): measured to ``now`` instead, one scan a second would read 0.7/s."""
+    recent = [t for t in list(times) if t >= now - window]
+    return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
 
 def _mean(values: deque[float]) -> float:
