@@ -8,7 +8,7 @@ Finding faces: a *full scan* (the configured detector on a copy shrunk to
 ``detection_width``: ~120 ms for 640x360 at upsample 1) runs on the first frame, then on
 the first frame at least ``scan_interval`` seconds after the last scan (0: on every frame).
 Between scans each track's face is looked for only near its last box, in a small crop
-scaled to suit HOG at upsample 0 (:mod:`app.cameras.regions`, a few ms a face); a face
+scaled to suit HOG at upsample 0 (:mod:`app.cameras.regions`, ~10 ms a face); a face
 not found there is simply not matched, and the ttl ends its track as before. New faces
 are found by the next scan. With no track to follow, frames between scans are skipped
 unprocessed: a *processed* frame is one that was scanned or searched near its tracks, so
