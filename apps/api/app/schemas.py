@@ -354,9 +354,9 @@ class CameraIn(BaseModel):
         640,
         ge=160,
         le=3840,
-        description="Faces are looked for in frames shrunk to this width (never enlarged). The detector "
-        "finds faces down to about 40 px at that width: wider finds smaller faces, and costs more per frame "
-        "(see status.detect_ms)",
+        description="Full-frame scans look for faces in frames shrunk to this width (never enlarged). The "
+        "detector finds faces down to about 40 px at that width: wider finds smaller faces, and costs more "
+        "per scan (see status.detect_ms)",
     )
     min_face_size: int = Field(40, ge=0, le=2000, description="Smaller faces are ignored (px)")
     loop: bool = Field(False, description="Replay a video file when it ends")
@@ -388,12 +388,17 @@ class CameraLive(BaseModel):
     )
     reason: str = ""
     input_fps: float = 0.0
-    processed_fps: float = 0.0
+    processed_fps: float = Field(
+        0.0, description="Frames analysed a second: scanned whole, or searched near the faces it follows"
+    )
     processed_frames: int = Field(0, description="Frames analysed since it started on this worker")
+    scans: int = Field(0, description="Full-frame scans (which find new faces) since it started here")
+    scan_fps: float = Field(0.0, description="Full-frame scans a second (CAMERA_SCAN_INTERVAL)")
     last_frame_at: datetime | None = None
     faces_seen: int = 0
     embeddings: int = 0
-    detect_ms: float = Field(0.0, description="Detection time per analysed frame (grows with its width)")
+    detect_ms: float = Field(0.0, description="Time of a full-frame scan (grows with detection_width)")
+    follow_ms: float = Field(0.0, description="Time of a frame searched only near the faces it follows")
     embed_ms: float = Field(0.0, description="Time per embedding")
     events_dropped: int = 0
     viewers: int = 0

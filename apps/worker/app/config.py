@@ -53,6 +53,9 @@ class WorkerSettings(BaseSettings):
     max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height decoded.")
     camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
     stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
+    camera_scan_interval: float = Field(
+        1.0, ge=0, le=60, description="Seconds between full-frame face scans of a camera; 0: every frame."
+    )
     camera_outbox: int = Field(
         1000, ge=1, le=100_000, description="Track messages kept while disconnected; then the oldest go."
     )

@@ -40,12 +40,15 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
                 input_fps=round(s.input_fps, 2),
                 processed_fps=round(s.processed_fps, 2),
                 processed_frames=s.processed_frames,
+                scans=s.scans,
+                scan_fps=round(s.scan_fps, 2),
                 last_frame_at=datetime.fromtimestamp(s.last_frame_at, timezone.utc)
                 if s.last_frame_at
                 else None,
                 faces_seen=s.faces_seen,
                 embeddings=s.embeddings,
                 detect_ms=round(s.detect_ms, 1),
+                follow_ms=round(s.follow_ms, 1),
                 embed_ms=round(s.embed_ms, 1),
                 events_dropped=s.events_dropped,
             )
