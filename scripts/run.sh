@@ -71,7 +71,14 @@ fail() { echo "run: $*" >&2; exit 1; }
 
 carry_on() {  # between steps: a stop was asked for (exit 0), or the API has gone (exit 1)
   [ -z "$stopping" ] || exit 0
-  kill -0 "$api_pid" 2>/dev/null || fail "the API exited (see above)"
+  kill -0 "$api_pid" 2>/dev/null && return
+  local status=0
+  wait "$api_pid" || status=$?
+  api_pid=""
+  # Ctrl-C reaches the API too, and it may be done before this shell runs its trap: an API
+  # that stopped cleanly (0) was asked to stop, like us.
+  [ "$status" = 0 ] && exit 0
+  fail "the API exited with status $status (see above)"
 }
 
 start_worker() {  # $1: index into worker_ids
