@@ -65,3 +65,18 @@ def test_a_taken_port_stops_the_api_before_it_touches_its_database(make_api, tmp
     assert done.returncode == 3
     assert f"cannot listen on 127.0.0.1:{first.port}: [Errno 98] Address already in use" in _one_line(done)
     assert not (second.data_dir / "facegrid.db").exists()
+
+
+def test_an_unusable_data_dir_is_one_line_and_exit_4(tmp_path: Path):
+    done = _run(Api(tmp_path, DATA_DIR="/proc/nope"))
+    assert done.returncode == 4
+    assert "cannot start: cannot use DATA_DIR /proc/nope: No such file or directory" in _one_line(done)
+
+
+def test_a_database_that_does_not_answer_is_one_line_and_exit_4_without_its_password(tmp_path: Path):
+    url = "postgresql://nobody:s3cret-pw@127.0.0.1:1/nodb"  # port 1: nothing listens there
+    done = _run(Api(tmp_path, DATABASE_URL=url))
+    assert done.returncode == 4
+    line = _one_line(done)
+    assert "cannot start: cannot open the database postgresql://***:***@127.0.0.1:1/nodb: " in line
+    assert "Connection refused" in line and "s3cret-pw" not in line and "nobody" not in line

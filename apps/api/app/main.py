@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from types import FrameType
 
 import uvicorn
@@ -16,7 +17,7 @@ from uvicorn.config import STARTUP_FAILURE
 from .config import Settings
 from .factory import create_app
 from .services import Services
-from .startup import StartupError, listen, lock_data_dir
+from .startup import UNUSABLE, StartupError, database_password, listen, lock_data_dir, open_database
 from .stopping import Stopping
 
 log = logging.getLogger("app")
@@ -38,7 +39,13 @@ class ApiServer(uvicorn.Server):
 
 def main() -> None:
     settings = load_settings(Settings, "facegrid-api")
-    setup_logging(settings.log_level, settings.log_file, [settings.api_key, settings.worker_token])
+    secrets = [settings.api_key, settings.worker_token, database_password(settings.db_url)]
+    try:
+        setup_logging(settings.log_level, settings.log_file, secrets)
+    except OSError as exc:
+        why = f"cannot write LOG_FILE {settings.log_file}: {exc}"
+        print(f"facegrid-api: cannot start: {why}", file=sys.stderr)
+        raise SystemExit(UNUSABLE) from None
     try:
         serve(settings)
     except StartupError as exc:
@@ -50,7 +57,7 @@ def serve(settings: Settings) -> None:
     """Start up in the order `startup` explains, then serve until asked to stop."""
     lock = lock_data_dir(settings.data_dir)  # held until the process exits
     sock = listen(settings.api_host, settings.api_port)
-    services = Services.build(settings)
+    services = Services.build(settings, open_database(settings.db_url))
     port = sock.getsockname()[1]
     log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, port)
     config = uvicorn.Config(

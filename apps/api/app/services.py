@@ -51,9 +51,8 @@ class Services:
     """Set when the server begins to shut down: endless responses end through `stopping.cut`."""
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(settings.db_url)
+    def build(cls, settings: Settings, engine: Engine) -> Services:
+        """``engine``: the database, migrated (``startup.open_database``)."""
         metrics = Metrics()
         hub = WorkerHub(
             heartbeat_interval=settings.heartbeat_interval, heartbeat_timeout=settings.heartbeat_timeout
@@ -97,7 +96,6 @@ class Services:
         )
 
     async def start(self) -> None:
-        db.migrate(self.engine)
         self.store.all_offline()
         faces = self.people.load_gallery()
         await self.cameras.load()
