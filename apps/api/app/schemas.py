@@ -384,7 +384,8 @@ class CameraLive(BaseModel):
     worker_id: str | None = Field(description="The worker running it, or null")
     state: str = Field(
         description="starting, streaming, reconnecting, error (still retrying), stopped (a file ended), "
-        "failed (no worker could start it: see reason), unassigned (no worker with room) or disabled"
+        "failed (no worker could start it: see reason), unassigned (it runs on no worker: see reason) or "
+        "disabled"
     )
     reason: str = ""
     input_fps: float = 0.0

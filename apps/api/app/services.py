@@ -64,7 +64,7 @@ class Services:
         people = People(sessions, Gallery(), settings.data_dir / "faces")
         recognition = Recognition(settings, dispatcher, people)
         camera_store = CameraStore(sessions)
-        cameras = CameraSupervisor(hub, camera_store)
+        cameras = CameraSupervisor(hub, camera_store, settings.camera_yield_seconds)
         events = EventStore(sessions, settings.data_dir / "events")
         feed = EventFeed()
         recorder = EventRecorder(
