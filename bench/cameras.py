@@ -4,19 +4,28 @@ One run against a real API and real workers on loopback. The machine's 2 cores a
 shared by everything (and by other jobs), so every comparison is made side by side in
 the same run and printed as a ratio; nothing is checked against a wall-clock limit.
 
-1. **Capacity.** Two workers, ``DETECT_UPSAMPLE=1`` (the default) and ``0``, get 1, 2 and
-   then 4 cameras pinned to them (the two workers take turns, in ABBA order), every camera
-   playing a looping 640x360 30 fps video with ``process_fps`` 30, so the worker and not
-   the source is the limit. Per camera: the worker's ``processed_fps`` averaged over the
-   status reports of the window; per worker: their sum. CPU over the window (cores) of
-   the worker, the API and the rest of the machine, and fps per core the worker used.
-   What limits it: the detection time per frame and the embedding time per face of the
-   worker's own detector and embedder, measured in this process beforehand, with one
-   thread and two at once (does HOG scale over two threads?). (The worker's own
-   ``detect_ms``/``embed_ms`` are in each camera's status too.)
-2. **Tracking.** Faces seen per second against embeddings per second, from the camera
-   status counters over the same windows: the share of faces that tracking spares the
-   embedding.
+1. **Capacity.** Three workers, one per variant (:data:`VARIANTS`): ``DETECT_UPSAMPLE=1``
+   with ``CAMERA_SCAN_INTERVAL=0`` (a full scan on every frame: how cameras worked before
+   scans), ``DETECT_UPSAMPLE=1`` with the default ``CAMERA_SCAN_INTERVAL=1`` (a full scan a
+   second, each tracked face looked for near its last box in between), and
+   ``DETECT_UPSAMPLE=0`` with scans on every frame (cheap, but blind to faces under ~80 px).
+   Each gets 1, 2 and then 4 cameras pinned to it (the workers take turns, in ABBA order),
+   every camera playing a looping 640x360 30 fps video with ``process_fps`` 30, so the worker
+   and not the source is the limit. Per camera: the worker's ``processed_fps`` averaged over
+   the status reports of the window (a processed frame is one scanned in full or searched
+   near its tracks; with scans, frames with no face to follow between scans are skipped and
+   not counted), and full scans per second from the ``scans`` counter; per worker: their sum.
+   CPU over the window (cores) of the worker, the API and the rest of the machine, and fps
+   per core the worker used. What limits it: the detection time per frame (full frame, and
+   one face's region) and the embedding time per face of the worker's own detector and
+   embedder, measured in this process beforehand, with one thread and two at once (does
+   HOG scale over two threads?). (The worker's own ``detect_ms``/``embed_ms`` are in each
+   camera's status too.)
+2. **Tracking and who is found.** Faces seen per second against embeddings per second,
+   from the camera status counters over the same windows: the share of faces that tracking
+   spares the embedding. And the events of each run by name (Obama enrolled from other
+   photos than the clip's, Biden from the clip's own photo): every variant should name the
+   same people, about once per camera per pass of the clip.
 3. **Capture -> event.** Cameras read the video as a live MJPEG stream
    (tests/stream_servers.py); an SSE client of /api/events/stream stamps each ``created``
    notice on arrival; latency = arrival - the event's ``first_seen`` (the capture time of
@@ -30,8 +39,8 @@ the same run and printed as a ratio; nothing is checked against a wall-clock lim
    sends barcoded live frames itself, so received - sent is the API's share. Rounds of the
    two alternate.
 
-    python bench/cameras.py                          # about 4-5 minutes
-    python bench/cameras.py --quick                  # about 2-3 minutes, shorter windows
+    python bench/cameras.py                          # about 6-7 minutes
+    python bench/cameras.py --quick                  # about 3-4 minutes, shorter windows
     python bench/cameras.py --cameras 1 2 --window 8 --keep
     python bench/cameras.py --video /work/shared/video/short_hamilton_clip.mp4   # capacity on a real clip
 """
@@ -45,6 +54,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -64,6 +74,23 @@ from video_fixture import build_face_video, read_frames
 
 SOURCE_FPS = 30.0
 FRAME_SIZE = (640, 360)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a capacity worker detects: ``DETECT_UPSAMPLE`` and ``CAMERA_SCAN_INTERVAL``."""
+
+    upsample: int
+    scan_interval: float
+
+    @property
+    def label(self) -> str:
+        return f"up{self.upsample} scan {self.scan_interval:g}s"
+
+
+OLD, NEW = Variant(1, 0.0), Variant(1, 1.0)
+"""Upsample 1 scanning every frame (as before scans), and the default now."""
+VARIANTS = (OLD, NEW, Variant(0, 0.0))
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -115,6 +142,15 @@ def add_camera(api: Api, name: str, url: str, worker_id: str, process_fps: float
     response = api.http.post("/api/cameras", json=body)
     response.raise_for_status()
     return int(response.json()["id"])
+
+
+def enroll(api: Api, name: str, faces: Path, photos: list[str]) -> None:
+    person = api.http.post("/api/persons", json={"name": name})
+    person.raise_for_status()
+    files = [("files", (p, (faces / p).read_bytes())) for p in photos]
+    done = api.http.post(f"/api/persons/{person.json()['id']}/faces", files=files, timeout=120)
+    done.raise_for_status()
+    assert done.json()["enrolled"] == len(photos), done.text
 
 
 def camera_status(api: Api, camera_id: int) -> dict[str, Any]:
@@ -214,6 +250,8 @@ class Calibration:
     """Upsample -> share of the frames in which it found a face."""
     threads: dict[int, tuple[float, float, float]]
     """Upsample -> frames/s of one thread, frames/s of two threads at once, and the cores they used."""
+    region_ms: tuple[float, float]
+    """(CPU ms, wall ms) to look for one tracked face near its box (upsample 0 on its region)."""
     embed_ms: tuple[float, float]
     """(CPU ms, wall ms) of landmarks + descriptor for one face (one camera-processor embedding)."""
     decode_ms: dict[str, float]
@@ -242,10 +280,12 @@ def calibrate(frames: list[np.ndarray], video: Path, jpegs: list[bytes]) -> Cali
     runs in parallel (the GIL released): then they use close to two cores.
     """
     pipeline = make_pipeline(upsample=1)  # the worker's own classes (puts apps/worker on sys.path)
+    from app.cameras.regions import detect_near
     from app.vision.detect import HogDetector
 
     detectors = {1: pipeline.detector, 0: HogDetector(upsample=0)}
-    rgbs = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames[:: max(1, len(frames) // 24)]]
+    sampled = frames[:: max(1, len(frames) // 24)]
+    rgbs = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in sampled]
     detect_ms, face_share, threads = {}, {}, {}
     for upsample, detector in detectors.items():
         detector.detect(rgbs[0])  # this thread's detector copy
@@ -260,8 +300,17 @@ def calibrate(frames: list[np.ndarray], video: Path, jpegs: list[bytes]) -> Cali
             list(pool.map(detector.detect, rgbs + rgbs))
             two_wall, two_cpu = time.perf_counter() - started, time.process_time() - cpu
         threads[upsample] = (len(rgbs) / wall, 2 * len(rgbs) / two_wall, two_cpu / two_wall)
-    with_face = next(rgb for rgb in rgbs if detectors[1].detect(rgb))
-    box = detectors[1].detect(with_face)[0].box
+    faces = [(f, [d.box for d in detectors[1].detect(rgb)]) for f, rgb in zip(sampled, rgbs, strict=True)]
+    faces = [(f, boxes) for f, boxes in faces if boxes]
+    regions = sum(len(boxes) for _, boxes in faces)
+    detect_near(pipeline.region_detector, *faces[0])  # this thread's detector copy
+    cpu, started = time.process_time(), time.perf_counter()
+    for frame, boxes in faces:
+        detect_near(pipeline.region_detector, frame, boxes)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    region_ms = (cpu / regions * 1000, wall / regions * 1000)
+    with_face = cv2.cvtColor(faces[0][0], cv2.COLOR_BGR2RGB)
+    box = faces[0][1][0]
     cpus, walls = [], []
     for _ in range(5):
         cpu, started = time.process_time(), time.perf_counter()
@@ -269,7 +318,7 @@ def calibrate(frames: list[np.ndarray], video: Path, jpegs: list[bytes]) -> Cali
         walls.append((time.perf_counter() - started) * 1000)
         cpus.append((time.process_time() - cpu) * 1000)
     embed_ms = (statistics.median(cpus), statistics.median(walls))
-    return Calibration(detect_ms, face_share, threads, embed_ms, decode_costs(video, jpegs))
+    return Calibration(detect_ms, face_share, threads, region_ms, embed_ms, decode_costs(video, jpegs))
 
 
 # --- 1 and 2. capacity and tracking -----------------------------------------------------
@@ -279,6 +328,7 @@ def calibrate(frames: list[np.ndarray], video: Path, jpegs: list[bytes]) -> Cali
 class CameraFigures:
     fps: float
     input_fps: float
+    scans_per_s: float
     faces_per_s: float
     embeddings_per_s: float
     reports: int
@@ -286,13 +336,21 @@ class CameraFigures:
 
 @dataclass
 class CapacityRun:
-    upsample: int
+    variant: Variant
     cameras: list[CameraFigures]
     cpu: CpuUse
+    names: Counter[str]
+    """The run's events by person (``unknown`` for none), over all its cameras."""
+    passes: float
+    """Passes of the clip all its cameras played together, warm-up included."""
 
     @property
     def total_fps(self) -> float:
         return sum(c.fps for c in self.cameras)
+
+    @property
+    def scans_per_s(self) -> float:
+        return sum(c.scans_per_s for c in self.cameras)
 
     @property
     def faces_per_s(self) -> float:
@@ -309,16 +367,31 @@ def figures(reports: list[dict[str, Any]]) -> CameraFigures:
     fps = statistics.fmean(r["processed_fps"] for r in distinct) if distinct else 0.0
     input_fps = statistics.fmean(r["input_fps"] for r in distinct) if distinct else 0.0
     if len(distinct) < 2:
-        return CameraFigures(fps, input_fps, 0.0, 0.0, len(distinct))
+        return CameraFigures(fps, input_fps, 0.0, 0.0, 0.0, len(distinct))
     first, last = distinct[0], distinct[-1]
     span = epoch(last["last_frame_at"]) - epoch(first["last_frame_at"])
-    faces = (last["faces_seen"] - first["faces_seen"]) / span
-    embeddings = (last["embeddings"] - first["embeddings"]) / span
-    return CameraFigures(fps, input_fps, faces, embeddings, len(distinct))
+    scans, faces, embeddings = ((last[k] - first[k]) / span for k in ("scans", "faces_seen", "embeddings"))
+    return CameraFigures(fps, input_fps, scans, faces, embeddings, len(distinct))
+
+
+def event_names(api: Api, camera_ids: list[int]) -> Counter[str]:
+    names: Counter[str] = Counter()
+    for camera_id in camera_ids:
+        page = api.http.get("/api/events", params={"camera_id": camera_id, "limit": 500}).json()
+        names.update(e["person_name"] or "unknown" for e in page["items"])
+    return names
+
+
+def video_seconds(path: Path) -> float:
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        return float(capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS))
+    finally:
+        capture.release()
 
 
 def capacity_run(
-    api: Api, worker: Worker, upsample: int, count: int, video: Path, procs: dict[str, int], args: Any
+    api: Api, worker: Worker, variant: Variant, count: int, video: Path, procs: dict[str, int], args: Any
 ) -> CapacityRun:
     ids = [
         add_camera(api, f"{worker.id}-{i}", str(video), worker.id, process_fps=30, loop=True)
@@ -326,6 +399,7 @@ def capacity_run(
     ]
     try:
         wait_streaming(api, ids)
+        streaming = time.monotonic()
         time.sleep(args.warmup)
         before = cpu_snapshot(procs, worker.pid)
         reports: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -335,10 +409,13 @@ def capacity_run(
                 reports[camera_id].append(camera_status(api, camera_id))
             time.sleep(0.5)
         after = cpu_snapshot(procs, worker.pid)
+        passes = count * (time.monotonic() - streaming) / video_seconds(video)
+        names = event_names(api, ids)
     finally:
         remove_cameras(api, ids)
     time.sleep(1.5)  # the worker stops the cameras' threads
-    return CapacityRun(upsample, [figures(reports[i]) for i in ids], CpuUse.between(before, after))
+    cameras = [figures(reports[i]) for i in ids]
+    return CapacityRun(variant, cameras, CpuUse.between(before, after), names, passes)
 
 
 # --- 3. capture -> event ----------------------------------------------------------------
@@ -529,6 +606,11 @@ def print_calibration(c: Calibration) -> None:
             f"{c.face_share[upsample]:.0%} of frames); 1 thread {one:5.1f} fps, 2 threads at once "
             f"{two:5.1f} fps (x{two / one:.2f}) using {cores:.2f} cores"
         )
+    cpu, wall = c.region_ms
+    print(
+        f"  one tracked face looked for near its box (upsample 0, region scaled to a 100 px face): "
+        f"{cpu:6.1f} ms CPU ({wall:6.1f} ms wall)"
+    )
     cpu, wall = c.embed_ms
     print(
         f"  embedding (5-point landmarks + 128-d descriptor): {cpu:6.1f} ms CPU "
@@ -543,71 +625,91 @@ def print_calibration(c: Calibration) -> None:
 def print_capacity(runs: list[CapacityRun], c: Calibration) -> None:
     print("\n== 1. Processed fps per worker (640x360, process_fps 30, looping file at 30 fps)")
     print(
-        "  up cams  per-camera fps          total  in/cam  worker  CPU ms   fps per   API  others  idle"
-        "  busiest worker"
+        "  variant        cams  per-camera fps          total  scans  in/cam  worker  CPU ms   fps per   API"
+        "  others  idle  busiest worker"
     )
     print(
-        "                                     fps     fps   cores  /frame  wkr core cores   cores cores"
-        "  threads (cores)"
+        "                                                 fps    /s      fps   cores  /frame  wkr core cores"
+        "   cores cores  threads (cores)"
     )
     for r in runs:
         per = " ".join(f"{f.fps:5.1f}" for f in r.cameras)
         input_fps = statistics.fmean(f.input_fps for f in r.cameras)
         worker = r.cpu.procs["worker"]
         per_frame = worker * 1000 / r.total_fps if r.total_fps else 0.0
-        per_core = r.total_fps / worker if worker else 0.0
         threads = " ".join(f"{t:.2f}" for t in r.cpu.top_threads)
         print(
-            f"  {r.upsample:2d} {len(r.cameras):4d}  {per:<23s} {r.total_fps:5.1f} {input_fps:7.1f}"
-            f" {worker:7.2f} {per_frame:7.1f} {per_core:9.1f} {r.cpu.procs['api']:5.2f}"
-            f" {r.cpu.others:7.2f} {r.cpu.idle:5.2f}  {threads}"
+            f"  {r.variant.label:<14s} {len(r.cameras):4d}  {per:<23s} {r.total_fps:5.1f}"
+            f" {r.scans_per_s:5.1f} {input_fps:7.1f} {worker:7.2f} {per_frame:7.1f} {per_core(r):9.1f}"
+            f" {r.cpu.procs['api']:5.2f} {r.cpu.others:7.2f} {r.cpu.idle:5.2f}  {threads}"
         )
-    by = {(r.upsample, len(r.cameras)): r for r in runs}
+    by = {(r.variant, len(r.cameras)): r for r in runs}
     counts = sorted({len(r.cameras) for r in runs})
-    print("  ratios (same run):")
+    print("  ratios (same run), processed fps per worker core against the old way (up1 scan 0s):")
     for n in counts:
-        if (0, n) in by and (1, n) in by and by[(1, n)].total_fps:
-            print(
-                f"    {n} camera(s): total fps upsample 0 / upsample 1 = "
-                f"x{by[(0, n)].total_fps / by[(1, n)].total_fps:.2f}"
+        old = by.get((OLD, n))
+        if old and per_core(old):
+            others = ", ".join(
+                f"{v.label} x{per_core(by[(v, n)]) / per_core(old):.2f}"
+                for v in VARIANTS
+                if v != OLD and (v, n) in by
             )
-    for upsample in (1, 0):
-        base = by.get((upsample, counts[0]))
+            print(f"    {n} camera(s): {others}")
+    for variant in VARIANTS:
+        base = by.get((variant, counts[0]))
         if base and base.total_fps:
             scaled = ", ".join(
-                f"{n} cams x{by[(upsample, n)].total_fps / base.total_fps:.2f}"
+                f"{n} cams x{by[(variant, n)].total_fps / base.total_fps:.2f}"
                 for n in counts[1:]
-                if (upsample, n) in by
+                if (variant, n) in by
             )
-            print(f"    upsample {upsample}: total fps vs {counts[0]} camera(s): {scaled}")
+            if scaled:
+                print(f"    {variant.label}: total fps vs {counts[0]} camera(s): {scaled}")
+    met = ", ".join(f"{n} cams {per_core(by[(NEW, n)]):.1f}" for n in counts if (NEW, n) in by)
+    print(f"  target >= 10 processed fps per worker core at upsample 1, {NEW.label} (the default): {met}")
     print("  ceiling from section 0, detection only (no decoding, no embeddings): 1000 / CPU ms per frame")
     for upsample, (cpu, _) in sorted(c.detect_ms.items(), reverse=True):
-        print(f"    upsample {upsample}: {1000 / cpu:5.1f} fps per core")
-    print("  the worker's CPU per processed frame, split with section 0's costs (ms):")
-    print("    up cams  total  detect  embeddings  decoding all input  rest (tracking, JPEGs, socket...)")
+        print(f"    full frame, upsample {upsample}: {1000 / cpu:5.1f} fps per core")
+    print(f"    one face looked for near its box: {1000 / c.region_ms[0]:5.1f} fps per core")
+    print("  the worker's CPU per processed frame, split with section 0's costs (ms; detection = full scans")
+    print("  at their rate + one face's region on every other processed frame, so a rough split):")
+    print("    variant        cams  total  detect  embeddings  decoding all input  rest (tracking, JPEGs...)")
     for r in runs:
-        worker_ms = r.cpu.procs["worker"] * 1000 / r.total_fps if r.total_fps else 0.0
-        detect = c.detect_ms[r.upsample][0] if r.upsample in c.detect_ms else 0.0
-        embed = r.embeddings_per_s * c.embed_ms[0] / r.total_fps if r.total_fps else 0.0
-        inputs = sum(f.input_fps for f in r.cameras)
-        decode = inputs * c.decode_ms["file"] / r.total_fps if r.total_fps else 0.0
+        if not r.total_fps:
+            continue
+        worker_ms = r.cpu.procs["worker"] * 1000 / r.total_fps
+        scan_ms = c.detect_ms[r.variant.upsample][0]
+        followed = max(0.0, r.total_fps - r.scans_per_s)
+        detect = (r.scans_per_s * scan_ms + followed * c.region_ms[0]) / r.total_fps
+        embed = r.embeddings_per_s * c.embed_ms[0] / r.total_fps
+        decode = sum(f.input_fps for f in r.cameras) * c.decode_ms["file"] / r.total_fps
         rest = worker_ms - detect - embed - decode
         print(
-            f"    {r.upsample:2d} {len(r.cameras):4d} {worker_ms:6.1f} {detect:7.1f} {embed:11.1f}"
+            f"    {r.variant.label:<14s} {len(r.cameras):4d} {worker_ms:6.1f} {detect:7.1f} {embed:11.1f}"
             f" {decode:19.1f} {rest:7.1f}"
         )
 
 
+def per_core(r: CapacityRun) -> float:
+    """Processed fps per core the worker used."""
+    worker = r.cpu.procs["worker"]
+    return r.total_fps / worker if worker else 0.0
+
+
 def print_tracking(runs: list[CapacityRun], c: Calibration) -> None:
-    print("\n== 2. Embeddings vs faces seen (camera status counters, same windows)")
-    print("  up cams  faces/s  embeddings/s  embedded  spared  core-s/s embedding  core-s/s if every face")
+    print("\n== 2. Embeddings vs faces seen (camera status counters, same windows), and who the events name")
+    print(
+        "  variant        cams  faces/s  embeddings/s  embedded  spared  core-s/s embedding"
+        "  passes  events by name"
+    )
     for r in runs:
         faces, embeddings = r.faces_per_s, r.embeddings_per_s
         share = embeddings / faces if faces else 0.0
-        embed_s = c.embed_ms[0] / 1000
+        names = ", ".join(f"{name} {n}" for name, n in sorted(r.names.items()))
         print(
-            f"  {r.upsample:2d} {len(r.cameras):4d} {faces:8.1f} {embeddings:13.2f} {share:9.1%}"
-            f" {1 - share:7.1%} {embeddings * embed_s:19.2f} {faces * embed_s:23.2f}"
+            f"  {r.variant.label:<14s} {len(r.cameras):4d} {faces:8.1f} {embeddings:13.2f} {share:9.1%}"
+            f" {1 - share:7.1%} {embeddings * c.embed_ms[0] / 1000:19.2f} {r.passes:7.1f}"
+            f"  {names or '(none)'}"
         )
 
 
@@ -615,7 +717,7 @@ def print_events(run: EventRun, probe: EventLatencies, c: Calibration, args: Any
     print(
         f"\n== 3. Frame capture -> event 'created' on the SSE feed (arrival - first_seen); "
         f"{args.latency_cameras} MJPEG camera(s) at {SOURCE_FPS:g} fps, "
-        f"process_fps {args.event_process_fps:g}, upsample 1, {args.latency_window:g} s"
+        f"process_fps {args.event_process_fps:g}, {NEW.label}, {args.latency_window:g} s"
     )
     real = run.events
     print(f"  real worker:          {pcts(real.latencies)}")
@@ -653,7 +755,7 @@ def print_live(results: dict[str, LiveFigures], args: Any) -> None:
     print(
         f"\n== 4. Live view via /api/cameras/{{id}}/stream.mjpeg: source sent -> client received "
         f"({args.live_rounds} rounds of {args.live_window:g} s each, alternating; worker live cap 5 fps, "
-        f"960 px; source {SOURCE_FPS:g} fps MJPEG; upsample 1)"
+        f"960 px; source {SOURCE_FPS:g} fps MJPEG; {NEW.label})"
     )
     for name, f in results.items():
         print(
@@ -720,9 +822,19 @@ def main() -> None:
         print_calibration(calibration)
 
         api = stack.start_api(EVENT_MERGE_SECONDS="2")
-        workers = {u: stack.start_worker(api, f"cam-up{u}", DETECT_UPSAMPLE=str(u)) for u in (1, 0)}
+        workers = {
+            v: stack.start_worker(
+                api,
+                f"cam-up{v.upsample}-scan{v.scan_interval:g}",
+                DETECT_UPSAMPLE=str(v.upsample),
+                CAMERA_SCAN_INTERVAL=str(v.scan_interval),
+            )
+            for v in VARIANTS
+        }
         for worker in workers.values():
             worker.wait_registered(60)
+        enroll(api, "Barack Obama", faces, ["obama2.jpg", "obama3.jpg"])  # not the clip's photo
+        enroll(api, "Joe Biden", faces, ["biden.jpg"])  # the only one there is: the clip's
         live_jpegs = [jpeg(f, 75) for f in frames]  # as the worker encodes live frames
         crop = jpeg(frames[60][100:340, 60:300], 85)
         probe = ProbeWorker(api.ws_url, api.worker_token, "probe", live_jpegs, crop=crop, snapshot=jpegs[60])
@@ -734,22 +846,23 @@ def main() -> None:
             runs = []
             video = args.video or clip.path
             for i, count in enumerate(args.cameras):
-                for upsample in (1, 0) if i % 2 == 0 else (0, 1):
-                    worker = workers[upsample]
-                    others = {f"w{u}": w.pid for u, w in workers.items() if u != upsample}
+                for variant in VARIANTS if i % 2 == 0 else VARIANTS[::-1]:
+                    worker = workers[variant]
+                    others = {f"w{j}": w.pid for j, w in enumerate(workers.values()) if w is not worker}
                     run_procs = {**procs, "worker": worker.pid, **others}
-                    runs.append(capacity_run(api, worker, upsample, count, video, run_procs, args))
+                    runs.append(capacity_run(api, worker, variant, count, video, run_procs, args))
                     total = runs[-1].total_fps
-                    print(f"  [capacity: upsample {upsample}, {count} camera(s): {total:.1f} fps]")
+                    print(f"  [capacity: {variant.label}, {count} camera(s): {total:.1f} fps]")
             print_capacity(runs, calibration)
             print_tracking(runs, calibration)
 
-            event_procs = {**procs, "worker": workers[1].pid, "w0": workers[0].pid}
-            real_events = worker_events(api, feed, workers[1], jpegs, event_procs, args)
+            others = {f"w{j}": w.pid for j, w in enumerate(workers.values()) if w is not workers[NEW]}
+            event_procs = {**procs, "worker": workers[NEW].pid, **others}
+            real_events = worker_events(api, feed, workers[NEW], jpegs, event_procs, args)
             api_events = probe_events(api, feed, probe, args.probe_samples)
             print_events(real_events, api_events, calibration, args)
 
-            print_live(live_view(api, workers[1], probe, jpegs, args), args)
+            print_live(live_view(api, workers[NEW], probe, jpegs, args), args)
             if feed.error:
                 print(f"\nSSE client error: {feed.error}")
         finally:

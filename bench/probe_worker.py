@@ -192,7 +192,7 @@ class ProbeWorker:
         next_at = time.monotonic()
         while True:
             index = self.live_sent.next()
-            await self._send(LiveFrame(camera_id=camera_id, at=time.time()), self.frames[index])
+            await self._send(LiveFrame(camera_id=camera_id), self.frames[index])
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -220,7 +220,7 @@ class ProbeWorker:
             started.append((track_id, at))
             await asyncio.sleep(interval)
         for track_id, at in started:
-            await self._send(TrackEnded(camera_id=camera_id, track_id=track_id, first_seen=at, last_seen=at))
+            await self._send(TrackEnded(camera_id=camera_id, track_id=track_id, last_seen=at))
 
     async def _close(self) -> None:
         for task in [*self._live.values(), *self._tasks]:

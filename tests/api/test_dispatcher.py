@@ -8,27 +8,13 @@ import pytest
 from app.jobs import Dispatcher, JobTooLarge
 from app.metrics import Metrics
 from app.workers.hub import WorkerHub
-from app.workers.session import WorkerSession
-from facegrid_protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Capabilities, Register
+from facegrid_protocol import MAX_MESSAGE_BYTES
 
 
-def _worker(worker_id: str, metrics: Metrics) -> WorkerSession:
-    info = Register(
-        worker_id=worker_id,
-        hostname="test",
-        pid=1,
-        version="0",
-        protocol_version=PROTOCOL_VERSION,
-        capabilities=Capabilities(job_types=["analyze"], max_jobs=1, max_cameras=0, cpu_count=1),
-    )
-    # No socket: a send to this worker would fail, and the dispatcher would expire it.
-    return WorkerSession(info=info, websocket=None, metrics=metrics)  # type: ignore[arg-type]
-
-
-def test_a_job_too_large_for_one_message_fails_alone_and_no_worker_is_dropped():
+def test_a_job_too_large_for_one_message_fails_alone_and_no_worker_is_dropped(worker_session):
     hub = WorkerHub(heartbeat_interval=1, heartbeat_timeout=3)
     metrics = Metrics()
-    workers = [_worker("w1", metrics), _worker("w2", metrics)]
+    workers = [worker_session("w1", metrics), worker_session("w2", metrics)]
     for worker in workers:
         hub.attach(worker)
     dispatcher = Dispatcher(hub, metrics, queue_size=10, max_attempts=3)

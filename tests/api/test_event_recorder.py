@@ -41,6 +41,8 @@ class Rig:
     store: EventStore
     people: People
     camera_id: int
+    supervisor: CameraSupervisor
+    cameras: CameraStore
     notices: list[dict[str, Any]] = field(default_factory=list)
     clock: float = 1_700_000_000.0
 
@@ -61,7 +63,7 @@ class Rig:
         await self.recorder.sample(WORKER, message, crop + snapshot)
 
     async def end(self, track: str) -> None:
-        message = TrackEnded(camera_id=self.camera_id, track_id=track, first_seen=0, last_seen=self.clock)
+        message = TrackEnded(camera_id=self.camera_id, track_id=track, last_seen=self.clock)
         await self.recorder.ended(WORKER, message)
 
     def events(self) -> list[Event]:
@@ -91,7 +93,7 @@ def run(tmp_path: Path, scenario: Callable[[Rig], Awaitable[None]]) -> None:
         store = EventStore(sessions, tmp_path / "events")
         feed = EventFeed()
         recorder = EventRecorder(people, store, feed, supervisor, threshold=THRESHOLD, merge_gap=GAP)
-        rig = Rig(recorder, store, people, camera.id)
+        rig = Rig(recorder, store, people, camera.id, supervisor, cameras)
 
         async def listen() -> None:
             async for notice in feed.subscribe():
@@ -243,5 +245,54 @@ def test_events_left_open_by_a_previous_run_are_ended_at_start(tmp_path):
         await rig.recorder.start()  # as after a crash: a new recorder finds the row still open
         [after] = rig.events()
         assert after.ended and after.last_seen == before.last_seen
+
+    run(tmp_path, scenario)
+
+
+def test_samples_arriving_while_their_camera_is_deleted_leave_no_event_behind(tmp_path):
+    async def scenario(rig: Rig) -> None:
+        await rig.sample("open", _unit())  # an event in progress
+        racing = [asyncio.create_task(rig.sample(str(i), _unit())) for i in range(6)]
+        await asyncio.sleep(0)  # they are past the camera check, looking their faces up
+        # DELETE /api/cameras/{id}, step by step as the route does it:
+        await rig.supervisor.camera_removed(rig.camera_id)
+        await rig.recorder.camera_removed(rig.camera_id)
+        await asyncio.to_thread(rig.store.delete_for_camera, rig.camera_id)
+        await asyncio.to_thread(rig.cameras.delete, rig.camera_id)
+        await asyncio.gather(*racing)  # none of them fails
+        await rig.sample("late", _unit())  # nor does one arriving afterwards
+        await rig.settle()
+        assert rig.events() == []
+        assert list((tmp_path / "events").iterdir()) == []
+        assert not rig.recorder._appearances and not rig.recorder._open  # nothing left to end
+
+    run(tmp_path, scenario)
+
+
+def test_a_person_deleted_while_in_view_leaves_their_open_event_unknown_and_recording(tmp_path):
+    """DELETE /api/persons/{id} while a camera shows them: the event goes on as unknown, also
+    for a sample whose face was looked up just before the deletion."""
+    ada = _unit()
+
+    async def delete(rig: Rig, person_id: int) -> None:  # as the route does it
+        rig.people.delete(person_id)
+        rig.recorder.person_deleted(person_id)
+
+    async def scenario(rig: Rig) -> None:
+        ada_id = rig.enroll("Ada", ada)
+        await rig.sample("t", ada)
+        assert rig.events()[0].person_id == ada_id
+        async with rig.recorder.exclusive():
+            racing = asyncio.create_task(rig.sample("t", ada))
+            await asyncio.sleep(0.1)  # it has looked Ada up and waits for the lock
+            await delete(rig, ada_id)
+        await racing
+        await rig.sample("t", ada)
+        [event] = rig.events()
+        assert (event.person_id, event.samples, event.ended) == (None, 3, False)
+        assert rig.notices[-1]["person_id"] is None and rig.notices[-1]["name"] is None
+        await rig.end("t")
+        await rig.settle()
+        assert rig.events()[0].ended
 
     run(tmp_path, scenario)

@@ -170,7 +170,7 @@ def test_large_real_photo_is_inspected_from_its_header():
 def test_empty_file_is_invalid():
     with pytest.raises(InvalidImage, match="empty") as caught:
         inspect_image(b"", max_pixels=LIMIT)
-    assert (caught.value.status, caught.value.code) == (422, "invalid_image")
+    assert caught.value.code == "invalid_image"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_other_types_are_unsupported_and_named_when_known(data: bytes, detected:
     with pytest.raises(UnsupportedImageType) as caught:
         inspect_image(data, max_pixels=LIMIT)
     error = caught.value
-    assert (error.status, error.code, error.detected) == (415, "unsupported_type", detected)
+    assert (error.code, error.detected) == ("unsupported_type", detected)
     assert error.accepted == ACCEPTED_TYPES
     assert "accepted: JPEG, PNG, WebP, BMP, TIFF" in str(error)
     if detected:
@@ -304,7 +304,7 @@ def test_decompression_bombs_are_refused_from_the_header(data: bytes):
     with pytest.raises(TooManyPixels) as caught:
         inspect_image(data, max_pixels=LIMIT)
     error = caught.value
-    assert (error.status, error.code, error.limit) == (413, "too_large", LIMIT)
+    assert (error.code, error.limit) == ("too_large", LIMIT)
     assert error.width * error.height > LIMIT
     assert f"over the {LIMIT:,}-pixel limit" in str(error)
 

@@ -6,29 +6,45 @@ import importlib.util
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dotenv import dotenv_values
+from facegrid_common.images import DEFAULT_MAX_PIXELS
 from harness import API_DIR, PYTHON, REPO, WORKER_DIR, _base_env
 
 KEY, TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 
 
-def _settings_fields(path: Path, class_name: str, module_name: str) -> set[str]:
+def _settings_class(path: Path, class_name: str, module_name: str) -> Any:
     # Loaded by path: both apps call their package `app`, so they cannot share one import.
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return {name.upper() for name in getattr(module, class_name).model_fields}
+    return getattr(module, class_name)
+
+
+def _api_settings() -> Any:
+    return _settings_class(API_DIR / "app" / "config.py", "Settings", "api_config")
+
+
+def _worker_settings() -> Any:
+    return _settings_class(WORKER_DIR / "app" / "config.py", "WorkerSettings", "worker_config")
 
 
 def test_env_example_documents_every_setting_and_nothing_else():
     documented = set(dotenv_values(REPO / ".env.example"))
-    api = _settings_fields(API_DIR / "app" / "config.py", "Settings", "api_config")
-    worker = _settings_fields(WORKER_DIR / "app" / "config.py", "WorkerSettings", "worker_config")
+    api = {name.upper() for name in _api_settings().model_fields}
+    worker = {name.upper() for name in _worker_settings().model_fields}
     assert documented == api | worker
     assert not {"WORKER_HTTP_PORT", "USE_ENHANCED_WORKER"} & documented
+
+
+def test_both_apps_default_to_the_one_pixel_limit():
+    for settings in (_api_settings(), _worker_settings()):
+        assert settings.model_fields["max_image_pixels"].default == DEFAULT_MAX_PIXELS
+    assert dotenv_values(REPO / ".env.example")["MAX_IMAGE_PIXELS"] == str(DEFAULT_MAX_PIXELS)
 
 
 @pytest.mark.parametrize(

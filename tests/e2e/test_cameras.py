@@ -114,7 +114,7 @@ def test_detection_runs_at_the_cameras_detection_width(enrolled, make_worker, sa
     wide = _camera(api, name="wide", url=str(video), loop=True, detection_width=640)
     narrow = _camera(api, name="narrow", url=str(video), loop=True, detection_width=160)
     wait_until(lambda: _status(api, wide["id"])["faces_seen"] >= 3, 90, "faces at 640 px")
-    wait_until(lambda: _status(api, narrow["id"])["processed_frames"] >= 20, 60, "frames at 160 px")
+    wait_until(lambda: _status(api, narrow["id"])["scans"] >= 8, 60, "full scans at 160 px")  # ~1/s
     wide_status, narrow_status = _status(api, wide["id"]), _status(api, narrow["id"])
     assert narrow_status["faces_seen"] == 0, narrow_status
     assert wide_status["detect_ms"] > narrow_status["detect_ms"] > 0, (wide_status, narrow_status)
@@ -257,7 +257,8 @@ def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, 
             wait_until(lambda b=bad: _status(api, b["id"])["state"] in FAILED, 15, "a failure")
             assert _status(api, bad["id"])["reason"]
         wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the good camera")
-        assert _status(api, good["id"])["processed_fps"] > 0
+        # In an empty scene only the scans (one a second) are processed: a rate needs two of them.
+        wait_until(lambda: _status(api, good["id"])["processed_fps"] > 0, 10, "the good camera's frames")
     finally:
         hole.stop()
     # OpenCV and FFmpeg print nothing of their own (they would, for each failed open): the

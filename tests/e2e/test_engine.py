@@ -198,7 +198,7 @@ def test_the_worker_stops_a_job_that_runs_past_its_timeout(tmp_path, many_faces,
     assert gone(child)
 
 
-def test_only_the_largest_faces_are_described_and_the_answer_says_so(make_api, make_worker, face):
+def test_only_the_largest_faces_are_described_and_enrollment_counts_them_all(make_api, make_worker, face):
     api = make_api(MAX_FACES="5")
     make_worker(api, "capped")
     canvas = np.full((256, 800, 3), 200, np.uint8)
@@ -213,6 +213,10 @@ def test_only_the_largest_faces_are_described_and_the_answer_says_so(make_api, m
         assert len(answer["faces"]) == 5 and all(f["box"]["y"] < 160 for f in answer["faces"]), route
     one = api.http.post("/api/detect", files={"file": ("one.jpg", cv2.imencode(".jpg", face)[1].tobytes())})
     assert one.json()["total_faces"] == 1 and one.json()["faces_truncated"] is False
+    person = api.http.post("/api/persons", json={"name": "Crowd"}).json()
+    enrolled = api.http.post(f"/api/persons/{person['id']}/faces", files={"files": ("crowd.jpg", photo)})
+    (refused,) = enrolled.json()["results"]
+    assert refused["code"] == "multiple_faces" and refused["reason"].startswith("12 faces found"), refused
 
 
 def test_a_stopped_worker_hands_its_running_job_on_and_exits_zero(make_api, make_worker, frozen, many_faces):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from harness import Api, wait_until
 from video_fixture import Appearance, build_face_video
@@ -72,6 +73,9 @@ def test_unknown_faces_are_given_to_a_person_in_one_step(make_api, make_worker, 
         {"event_ids": [], "name": "Joe Biden"},
         {"event_ids": [first, first], "name": "Joe Biden"},
         {"event_ids": [first], "name": ""},
+        {"event_ids": [first], "name": "   "},  # names are checked as when creating a person
+        {"event_ids": [first], "name": "Joe\nBiden"},
+        {"event_ids": [first], "name": "J" * 201},
         {"event_ids": [first], "name": "Joe Biden", "extra": 1},
     ):
         assert assign(**bad).status_code == 422, bad
@@ -80,6 +84,17 @@ def test_unknown_faces_are_given_to_a_person_in_one_step(make_api, make_worker, 
     assert assign(event_ids=[first], person_id=9999).status_code == 404
     assert api.http.get("/api/persons").json()["total"] == persons
     assert len(_events(api, unknown="true")) == 3
+
+    # A failure part-way (the second crop cannot be written) undoes it all: the new person,
+    # the first face and its crop, the events' names. One transaction.
+    crops = api.data_dir / "faces"
+    (crops / "2.jpg").mkdir()
+    body, key = {"event_ids": [first, second], "name": "Joe Biden"}, {"X-API-Key": api.api_key}
+    with httpx.Client(base_url=api.url, headers=key) as once:  # the server drops a connection after a 500
+        assert once.post("/api/events/assign", json=body).status_code == 500
+    (crops / "2.jpg").rmdir()
+    assert api.http.get("/api/persons").json()["total"] == persons
+    assert len(_events(api, unknown="true")) == 3 and list(crops.iterdir()) == []
 
     # Two faces to a new person, in one call.
     done = assign(event_ids=[first, second], name="Joe Biden")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import time
 
 import httpx
 import pytest
@@ -112,6 +114,27 @@ def test_duplicate_id_is_refused_while_the_first_lives_then_takes_over(api, make
     assert api.online()["twin"]["pid"] == first.pid
     first.stop(sig=9)
     second.wait_registered(timeout=20)
+
+
+def test_a_replaced_connection_hands_its_job_totals_on_counted_once(make_api, make_worker):
+    api = make_api(HEARTBEAT_INTERVAL="1", HEARTBEAT_TIMEOUT="60")  # quiet, not yet timed out
+    silent = make_worker(api, "again")
+    for i in range(2):
+        assert api.http.post("/api/diagnostics/echo", json={"data": i}).status_code == 200
+    silent.send(signal.SIGSTOP)  # half-open, as after a network drop: the API still lists it
+    time.sleep(2.5)  # over two heartbeat intervals: the next connection with its id replaces it
+    fresh = make_worker(api, "again")
+    assert "replacing its silent connection" in api.log()
+    silent.stop(sig=signal.SIGKILL)
+    assert api.worker("again")["jobs_done"] == 2  # the replaced connection's jobs, carried over
+    assert api.http.post("/api/diagnostics/echo", json={"data": 2}).status_code == 200
+    assert api.worker("again")["jobs_done"] == 3
+    fresh.stop()
+    wait_until(lambda: api.worker("again")["status"] == "offline", 20, "the worker to be offline")
+    assert api.worker("again")["jobs_done"] == 3  # stored once each
+    api.stop()
+    api.start()
+    assert api.worker("again")["jobs_done"] == 3
 
 
 def test_obsolete_settings_are_ignored_with_one_warning(api, make_worker):

@@ -17,11 +17,13 @@ from facegrid_protocol import (
     JobError,
     JobRelease,
     JobResult,
+    LiveFrame,
     MessageTooLarge,
     ProtocolError,
     Refusal,
     Register,
     Registered,
+    TrackEnded,
     decode,
     encode,
 )
@@ -112,3 +114,12 @@ def test_registration_carries_no_http_port():
 def test_refusals_split_into_permanent_and_retryable():
     assert Refusal.UNAUTHORIZED.permanent and Refusal.INCOMPATIBLE_PROTOCOL.permanent
     assert not Refusal.DUPLICATE_ID.permanent
+
+
+def test_obsolete_fields_are_not_sent_and_still_accepted_from_older_workers():
+    for message in (TrackEnded(camera_id=1, track_id="7", last_seen=2.0), LiveFrame(camera_id=1)):
+        assert set(json.loads(encode(message))) == set(type(message).model_fields) - {"first_seen", "at"}
+    older = '{"type": "track_ended", "camera_id": 1, "track_id": "7", "first_seen": 1.0, "last_seen": 2.0}'
+    assert decode(older).message == TrackEnded(camera_id=1, track_id="7", first_seen=1.0, last_seen=2.0)
+    frame = decode(encode(LiveFrame(camera_id=1, at=3.0), b"jpeg"))  # as an older worker sends it
+    assert frame.payload == b"jpeg"

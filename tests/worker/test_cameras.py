@@ -3,16 +3,20 @@
 Nothing of OpenCV is mocked: the readers open real files and real loopback servers
 (``tests/stream_servers.py``), the processor runs the real face pipeline on the clip of
 ``tests/video_fixture.py`` (Obama slides in, stays, leaves; then Biden; then nobody).
-Timeouts are shortened so the whole file takes well under a minute.
+Timeouts are shortened so the whole file takes well under a minute. The one exception: a
+session whose open raises (as OpenCV can, quoting the URL), to check what a failure logs.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import cv2
 import numpy as np
@@ -21,7 +25,7 @@ from app.cameras.auth import digest_authorization
 from app.cameras.manager import CameraExists, CameraManager, TooManyCameras, UnknownCamera
 from app.cameras.outputs import FaceSample, LiveImage, TrackFinished
 from app.cameras.processor import CameraProcessor, ProcessorSettings, ProcessorStats
-from app.cameras.reader import FrameReader, ReaderOptions, ReaderState
+from app.cameras.reader import Frame, FrameReader, ReaderOptions, ReaderState
 from app.cameras.track import FaceTracker, iou
 from app.vision.box import Box
 from app.vision.embed import distance
@@ -271,6 +275,33 @@ def test_unreachable_camera_fails_at_once(started: list[FrameReader]):
     assert status.last_frame_at is None and status.frames == 0
 
 
+def test_a_session_that_raises_logs_no_credentials(caplog: pytest.LogCaptureFixture):
+    from app.cameras.session import Session
+
+    class RaisingSession(Session):
+        """A session whose OpenCV open raises, quoting the URL as OpenCV's and FFmpeg's errors do."""
+
+        def _open_capture(self) -> Any:
+            url = str(self.source.target)
+            password = unquote(url.split("@")[0].rsplit(":", 1)[1])
+            raise cv2.error(f"OpenCV: can't open {url} (user admin, password {password})")
+
+    url = "rtsp://admin:p%40ss-s3cret@127.0.0.1:1/cam"
+    session = RaisingSession(
+        1, parse_source(url), ReaderOptions(preflight=False), name="1", publish=lambda *a: True,
+        opened=lambda w, h: None,
+    )
+    with caplog.at_level("DEBUG", logger="app.cameras"):
+        session.thread.start()
+        session.thread.join(5)
+    assert session.outcome is not None and session.outcome.startswith("reading failed: error: OpenCV")
+    logged = caplog.text
+    assert "Traceback" in logged and "rtsp://***:***@127.0.0.1:1/cam" in logged  # kept for debugging, masked
+    assert {r.levelname for r in caplog.records} == {"DEBUG"}  # the reader warns with the outcome
+    for text in (logged, session.outcome):
+        assert "s3cret" not in text and "p%40ss" not in text and "p@ss" not in text
+
+
 @pytest.mark.parametrize("scheme", ["rtsp", "http"])
 def test_hanging_camera_fails_within_the_open_timeout(
     scheme: str, black_hole: BlackHole, started: list[FrameReader]
@@ -478,9 +509,10 @@ def test_processor_ends_tracks_when_faces_leave(processor_run: ProcessorRun, cli
         assert track.reason == "gone" and track.samples >= 1
         # Seen at least while fully in frame, at most while partly in frame (plus slack: on a
         # starved CPU the file plays slower than real time, and timestamps are wall-clock).
+        # A face is found by the next full scan: up to a scan interval after it is in view.
         seen = track.last_seen - track.first_seen
         fully, partly = appearance.leaving - appearance.settled, appearance.gone - appearance.enter
-        assert fully - 0.5 <= seen <= partly + 1.5, (seen, appearance)
+        assert fully - 0.5 - ProcessorSettings().scan_interval <= seen <= partly + 1.5, (seen, appearance)
 
 
 def test_live_overlay_only_while_enabled(processor_run: ProcessorRun):
@@ -519,6 +551,120 @@ def test_processor_stops_promptly_and_keeps_going_after_errors(clip: FaceVideo, 
         assert processor.stop(timeout=2)
         reader.stop()
     assert time.monotonic() - began < 1.0
+
+
+# --- scans and regions: the processor on every frame of the clip, decided by frame times --
+
+
+class Replay:
+    """The clip's frames, the next one at every look, stamped as if played at the clip's fps.
+
+    The processor then analyses every frame once whatever the machine's speed, and decides
+    when to scan from the frames' times alone, so a run is the same on any machine.
+    """
+
+    def __init__(self, frames: list[np.ndarray], fps: float) -> None:
+        self.frames, self.fps, self.looks = frames, fps, 0
+        self._monotonic, self._wall = time.monotonic(), time.time()
+        self._lock = threading.Lock()
+
+    def latest(self) -> Frame:
+        with self._lock:
+            index = min(self.looks, len(self.frames) - 1)
+            self.looks += 1
+        t = index / self.fps
+        return Frame(self.frames[index], index + 1, self._wall + t, self._monotonic + t)
+
+    def time_of(self, sample: FaceSample) -> float:
+        """Seconds into the clip of a sample's frame."""
+        return (sample.frame_seq - 1) / self.fps
+
+
+@dataclass
+class ReplayRun:
+    replay: Replay
+    samples: list[FaceSample]
+    stats: ProcessorStats
+
+    def first_seen(self, name: str, reference: dict[str, np.ndarray]) -> float:
+        return min(self.replay.time_of(s) for s in self.samples if who(s.embedding, reference) == name)
+
+
+def replay(
+    clip: FaceVideo, frames: list[np.ndarray], pipeline: FacePipeline, scan_interval: float
+) -> ReplayRun:
+    source = Replay(frames, clip.fps)
+    samples: list[FaceSample] = []
+    settings = ProcessorSettings(process_fps=30, scan_interval=scan_interval, min_face_size=60, track_ttl=1.5)
+    processor = CameraProcessor(9, source, pipeline, settings, on_sample=samples.append)  # type: ignore[arg-type]
+    processor.start()
+    try:  # one look past the end: the last frame's tick is over
+        wait_until(lambda: source.looks > len(frames) + 1, 120, "every frame to be processed")
+        stats = processor.stats()
+    finally:
+        processor.stop()
+    return ReplayRun(source, samples, stats)
+
+
+@pytest.fixture(scope="module")
+def every_frame_scanned(clip: FaceVideo, clip_frames: list[np.ndarray], pipeline: FacePipeline) -> ReplayRun:
+    return replay(clip, clip_frames, pipeline, scan_interval=0)
+
+
+@pytest.fixture(scope="module")
+def scanned_every_2s(clip: FaceVideo, clip_frames: list[np.ndarray], pipeline: FacePipeline) -> ReplayRun:
+    return replay(clip, clip_frames, pipeline, scan_interval=2.0)
+
+
+def tracks_of(run: ReplayRun, reference: dict[str, np.ndarray]) -> dict[int, list[str | None]]:
+    by_track: dict[int, list[str | None]] = {}
+    for sample in run.samples:
+        by_track.setdefault(sample.track_id, []).append(who(sample.embedding, reference))
+    return by_track
+
+
+def test_scan_interval_0_scans_every_frame_as_before(
+    every_frame_scanned: ReplayRun, reference: dict[str, np.ndarray]
+):
+    stats = every_frame_scanned.stats
+    assert stats.processed_frames == stats.scans == len(every_frame_scanned.replay.frames)
+    assert stats.follow_ms == 0 and stats.detect_ms > 0  # never searched near a track only
+    tracks = tracks_of(every_frame_scanned, reference)
+    assert [set(names) for names in tracks.values()] == [{"obama"}, {"biden"}], tracks
+
+
+def test_between_scans_a_moving_face_keeps_its_track_found_near_its_last_box(
+    scanned_every_2s: ReplayRun, reference: dict[str, np.ndarray]
+):
+    run, stats = scanned_every_2s, scanned_every_2s.stats
+    tracks = tracks_of(run, reference)
+    assert [set(names) for names in tracks.values()] == [{"obama"}, {"biden"}], tracks
+    assert stats.scans == 4  # at 0, 2, 4 and 6 s of the 8 s clip
+    # Obama is scanned at 2 s only; his second sample, a second later, comes from a frame
+    # where he was found near his last box, which moved meanwhile.
+    obama = [s for s in run.samples if s.track_id == next(iter(tracks))]
+    times = [run.replay.time_of(s) for s in obama]
+    assert len(obama) >= 2 and 2.9 <= times[1] <= 3.2, times
+    assert obama[1].box != obama[0].box
+    # Frames with a face to follow were processed; frames with none, between scans, skipped.
+    assert stats.scans < stats.processed_frames < len(run.replay.frames)
+    # Obama alone is in full view from 2 to 3 s: 12 frames between scans where he was found.
+    assert stats.faces_seen - stats.scans >= 12
+    assert stats.follow_ms > 0
+
+
+def test_a_face_that_appears_is_picked_up_at_the_next_scan(
+    scanned_every_2s: ReplayRun,
+    every_frame_scanned: ReplayRun,
+    reference: dict[str, np.ndarray],
+    clip: FaceVideo,
+):
+    # First seen when scanning every frame, then at the first scan after that (0, 2, 4, 6 s).
+    frame = 1 / clip.fps
+    for name in ("obama", "biden"):
+        detectable = every_frame_scanned.first_seen(name, reference)
+        next_scan = 2.0 * math.ceil(detectable / 2.0 - frame)
+        assert abs(scanned_every_2s.first_seen(name, reference) - next_scan) <= frame, (name, detectable)
 
 
 # --- manager -------------------------------------------------------------------------

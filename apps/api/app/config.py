@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facegrid_common.images import DEFAULT_MAX_PIXELS
 from facegrid_common.settings import LogLevel, MaxImagePixels, OptionalPath
 from facegrid_protocol import MAX_MESSAGE_BYTES
 from pydantic import Field, field_validator, model_validator
@@ -58,7 +59,9 @@ class Settings(BaseSettings):
     job_queue_size: int = Field(100, ge=1, description="Jobs waiting for a free worker before 503.")
     job_max_attempts: int = Field(3, ge=1, description="Tries of a job whose worker disconnects mid-job.")
     max_upload_mb: int = Field(20, ge=1, description="Largest image file accepted, in MB.")
-    max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height accepted.")
+    max_image_pixels: MaxImagePixels = Field(
+        DEFAULT_MAX_PIXELS, description="Largest width x height accepted."
+    )
     max_faces: int = Field(
         50, ge=1, le=1000, description="Faces described per image, the largest; the rest are only counted."
     )

@@ -1,8 +1,8 @@
 """Error answers: every one has the same body, ``{"detail": ..., "code": ...}``.
 
 ``detail`` says what happened in words (for validation errors, the list of what each
-field got wrong, without the input it got); ``code`` is for programs. Each exception kind the API raises gets
-its HTTP status here, and nowhere else.
+field got wrong, without the input it got); ``code`` is for programs. Each code gets its
+HTTP status here, in :data:`CODE_STATUS`, and nowhere else: exceptions carry only a code.
 """
 
 from __future__ import annotations
@@ -17,21 +17,45 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from .jobs import DispatchError, JobFailed, JobTimeout
+from .jobs import DispatchError, JobFailed
 from .people import Conflict, NotFound
 from .recognition import ImageRejected
 
 RETRY_AFTER_SECONDS = 5
 
-JOB_ERROR_STATUS = {"bad_input": 422, "invalid_image": 422, "too_large": 413, "unsupported_type": 415}
-"""A job error code (from a worker, or the dispatcher's own ``too_large``) -> HTTP status.
-Any other code (``internal``, ``unsupported``) is the server side's fault: 502."""
+CODE_STATUS = {
+    "invalid_request": 422,
+    "bad_input": 422,
+    "invalid_image": 422,
+    "no_face": 422,
+    "multiple_faces": 422,
+    "face_too_small": 422,
+    "too_large": 413,
+    "unsupported_type": 415,
+    "unauthorized": 401,
+    "not_found": 404,
+    "conflict": 409,
+    "unavailable": 503,
+    "timeout": 504,
+}
+"""Every error ``code`` -> its HTTP status: the API's own, and a worker's job error codes.
+Any other code (a worker's ``internal`` or ``unsupported``) is the server side's fault: 502."""
 
-_CODE_BY_STATUS = {413: "too_large", 415: "unsupported_type", 422: "invalid_request", 503: "unavailable"}
+_HTTP_EXCEPTION_CODES = ("too_large", "unsupported_type", "invalid_request", "unavailable")
+_CODE_BY_STATUS = {CODE_STATUS[code]: code for code in _HTTP_EXCEPTION_CODES}
 """The ``code`` of an HTTPException: these, or the status's own name (401 -> ``unauthorized``)."""
 
 
-def error_response(status: int, detail: Any, code: str, headers: Mapping[str, str] | None = None) -> Response:
+def status_of(code: str) -> int:
+    return CODE_STATUS.get(code, 502)
+
+
+def error_response(code: str, detail: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """The answer for an error ``code``, with its status from :data:`CODE_STATUS`."""
+    return _answer(status_of(code), detail, code, headers)
+
+
+def _answer(status: int, detail: Any, code: str, headers: Mapping[str, str] | None = None) -> Response:
     return JSONResponse({"detail": detail, "code": code}, status, headers=headers)
 
 
@@ -41,7 +65,7 @@ def _http_error(_: Request, exc: Exception) -> Response:
         return Response(status_code=exc.status_code, headers=exc.headers)
     status = exc.status_code
     code = _CODE_BY_STATUS.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_")
-    return error_response(status, exc.detail, code, exc.headers)
+    return _answer(status, exc.detail, code, exc.headers)
 
 
 _SAFE_CONTEXT = {"min_length", "max_length", "gt", "ge", "lt", "le", "multiple_of", "expected", "pattern"}
@@ -59,29 +83,27 @@ def _validation_error(_: Request, exc: Exception) -> Response:
         if context:
             item["ctx"] = context
         detail.append(item)
-    return error_response(422, jsonable_encoder(detail), "invalid_request")
+    return error_response("invalid_request", jsonable_encoder(detail))
 
 
 def _dispatch_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, DispatchError)
-    if isinstance(exc, JobFailed):
-        return error_response(JOB_ERROR_STATUS.get(exc.code, 502), exc.message, exc.code)
-    if isinstance(exc, JobTimeout):
-        return error_response(504, str(exc), exc.code)
-    return error_response(503, str(exc), exc.code, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    text = exc.message if isinstance(exc, JobFailed) else str(exc)
+    busy = status_of(exc.code) == 503
+    return error_response(exc.code, text, {"Retry-After": str(RETRY_AFTER_SECONDS)} if busy else None)
 
 
 def _image_rejected(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ImageRejected)
-    return error_response(exc.status, exc.message, exc.code)
+    return error_response(exc.code, exc.message)
 
 
 def _not_found(_: Request, exc: Exception) -> Response:
-    return error_response(404, str(exc), "not_found")
+    return error_response("not_found", str(exc))
 
 
 def _conflict(_: Request, exc: Exception) -> Response:
-    return error_response(409, str(exc), "conflict")
+    return error_response("conflict", str(exc))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -81,6 +81,8 @@ class _Parts:
         self.max_files = max_files
         self.photos: list[SpooledPhoto] = []
         self.unwritten: list[tuple[SpooledPhoto, bytes]] = []
+        self.dropped: list[SpooledPhoto] = []
+        """Photos over the limit whose spool is still to be emptied (a file on disk, maybe)."""
         self.ended = False
         self._current: SpooledPhoto | None = None
         self._header = (b"", b"")
@@ -137,7 +139,7 @@ class _Parts:
         if photo.size > self.max_bytes:
             photo.too_large = True
             self.unwritten = [(p, chunk) for p, chunk in self.unwritten if p is not photo]
-            photo.spool.truncate(0)
+            self.dropped.append(photo)
             return
         self.unwritten.append((photo, data[start:end]))
 
@@ -148,6 +150,9 @@ class _Parts:
         for photo, chunk in self.unwritten:
             photo.spool.write(chunk)
         self.unwritten.clear()
+        for photo in self.dropped:
+            photo.spool.truncate(0)
+        self.dropped.clear()
 
 
 async def read_photos(request: Request, *, field: str, max_bytes: int, max_files: int) -> list[SpooledPhoto]:
@@ -174,7 +179,7 @@ async def _parse(request: Request, boundary: bytes, parts: _Parts) -> None:
         parser = MultipartParser(boundary, callbacks)
         async for chunk in request.stream():
             parser.write(chunk)
-            if parts.unwritten:  # a spool past 1 MB is a file on disk: write it off the event loop
+            if parts.unwritten or parts.dropped:  # a spool past 1 MB is a file on disk: off the loop
                 await asyncio.to_thread(parts.write_out)
     except FormParserError as exc:
         raise HTTPException(422, f"malformed multipart body: {exc}") from None

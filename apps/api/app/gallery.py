@@ -55,6 +55,9 @@ class Gallery:
     def __len__(self) -> int:
         return self._size
 
+    def __contains__(self, face_id: object) -> bool:
+        return face_id in self._row_of
+
     def add(self, face_id: int, person_id: int, vector: np.ndarray) -> None:
         self.add_many([(face_id, person_id, vector)])
 

@@ -49,9 +49,9 @@ class ImageInfo:
 
 
 class ImageError(Exception):
-    """An image the API refuses; ``status`` is the HTTP status, ``code`` the machine-readable reason."""
+    """An image the API refuses; ``code`` is the machine-readable reason (its HTTP status is in
+    :data:`app.errors.CODE_STATUS`)."""
 
-    status = 422
     code = "invalid_image"
 
     def __init__(self, message: str) -> None:
@@ -62,7 +62,6 @@ class ImageError(Exception):
 class UnsupportedImageType(ImageError):
     """Not JPEG, PNG, WebP, BMP or TIFF; ``detected`` names what it looks like, when known."""
 
-    status = 415
     code = "unsupported_type"
 
     def __init__(self, detected: str | None = None) -> None:
@@ -75,7 +74,6 @@ class UnsupportedImageType(ImageError):
 class InvalidImage(ImageError):
     """Empty, truncated or corrupt: ``reason`` says which, and where."""
 
-    status = 422
     code = "invalid_image"
 
     def __init__(self, format: str | None, reason: str) -> None:
@@ -87,7 +85,6 @@ class InvalidImage(ImageError):
 class TooManyPixels(ImageError):
     """The header claims more than ``limit`` pixels (a decompression bomb, or just too big)."""
 
-    status = 413
     code = "too_large"
 
     def __init__(self, width: int, height: int, limit: int) -> None:

@@ -51,6 +51,8 @@ def main() -> None:
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(exc.code) from None
+    except KeyboardInterrupt:  # Ctrl-C before uvicorn took over the signals (opening the database)
+        log.info("stopped while starting")
 
 
 def serve(settings: Settings) -> None:

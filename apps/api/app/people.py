@@ -8,6 +8,7 @@ the path is derived from the id, never from anything a client sends.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from .gallery import Gallery
 from .models import Face, Person
@@ -121,22 +122,53 @@ class People:
     # --- faces -----------------------------------------------------------
 
     def add_face(self, person_id: int, new: NewFace) -> Face:
+        return self.add_faces(person_id, [new])[1][0]
+
+    def add_faces(
+        self,
+        person: int | str,
+        new_faces: list[NewFace],
+        also: Callable[[Session, Person], None] | None = None,
+    ) -> tuple[Person, list[Face]]:
+        """Faces for the person with this id, or for a new person with this name: in one
+        transaction with ``also(db, person)`` (the caller's own changes), all or nothing."""
+        written: list[int] = []
         with self._sessions() as db:
-            if db.get(Person, person_id) is None:
-                raise NotFound(f"no person {person_id}")
-            face = Face(
-                person_id=person_id,
-                embedding=np.asarray(new.embedding, np.float32).tobytes(),
-                box=new.box,
-                quality=new.quality,
-                source_name=new.source_name[:255],
-            )
-            db.add(face)
-            db.flush()
-            self.crop_path(face.id).write_bytes(new.crop)
-            db.commit()
-        self.gallery.add(face.id, person_id, new.embedding)
-        return face
+            try:
+                if isinstance(person, str):
+                    row = Person(name=person, external_id=None, meta={})
+                    db.add(row)
+                    db.flush()
+                else:
+                    found = db.get(Person, person)
+                    if found is None:
+                        raise NotFound(f"no person {person}")
+                    row = found
+                faces = [
+                    Face(
+                        person_id=row.id,
+                        embedding=np.asarray(new.embedding, np.float32).tobytes(),
+                        box=new.box,
+                        quality=new.quality,
+                        source_name=new.source_name[:255],
+                    )
+                    for new in new_faces
+                ]
+                db.add_all(faces)
+                db.flush()
+                for face, new in zip(faces, new_faces, strict=True):
+                    self.crop_path(face.id).write_bytes(new.crop)
+                    written.append(face.id)
+                if also is not None:
+                    also(db, row)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                self._remove_crops(written)
+                raise
+        for face, new in zip(faces, new_faces, strict=True):
+            self.gallery.add(face.id, row.id, new.embedding)
+        return row, faces
 
     def faces(self, person_id: int) -> list[Face]:
         self.get(person_id)

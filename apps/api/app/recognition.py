@@ -21,11 +21,11 @@ from .people import NewFace, People
 
 
 class ImageRejected(Exception):
-    """An input image the API will not process: carries the HTTP status and a machine code."""
+    """An input image the API will not process: carries a machine code (its HTTP status is
+    :data:`app.errors.CODE_STATUS`'s)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
 
@@ -67,11 +67,11 @@ class Recognition:
     def check_image(self, data: bytes) -> None:
         """Refuse by content before any worker sees it: type, size, claimed pixel count."""
         if len(data) > self._settings.max_upload_bytes:
-            raise ImageRejected(413, "too_large", f"file is larger than {self._settings.max_upload_mb} MB")
+            raise ImageRejected("too_large", f"file is larger than {self._settings.max_upload_mb} MB")
         try:
             inspect_image(data, max_pixels=self._settings.max_image_pixels)
         except ImageError as exc:
-            raise ImageRejected(exc.status, exc.code, str(exc)) from None
+            raise ImageRejected(exc.code, str(exc)) from None
 
     async def analyze(
         self, data: bytes, *, embed: bool, crops: bool = False, min_face_size: int = 0
@@ -108,16 +108,16 @@ class Recognition:
         analysis = await self.analyze(data, embed=True, crops=True)
         faces = analysis.faces
         if not faces:
-            raise ImageRejected(422, "no_face", "no face found in the photo")
-        if len(faces) > 1:
+            raise ImageRejected("no_face", "no face found in the photo")
+        if analysis.total_faces > 1:  # every face found, not only the MAX_FACES described
             raise ImageRejected(
-                422, "multiple_faces", f"{len(faces)} faces found; enroll from photos of one person"
+                "multiple_faces", f"{analysis.total_faces} faces found; enroll from photos of one person"
             )
         face = faces[0]
         minimum = self._settings.enroll_min_face_size
         if face.quality["size"] < minimum:
             raise ImageRejected(
-                422, "face_too_small", f"face is {face.quality['size']} px; at least {minimum} px needed"
+                "face_too_small", f"face is {face.quality['size']} px; at least {minimum} px needed"
             )
         assert face.embedding is not None and face.crop is not None
         return NewFace(face.embedding, face.box, face.quality, face.crop, filename)

@@ -354,9 +354,9 @@ class CameraIn(BaseModel):
         640,
         ge=160,
         le=3840,
-        description="Faces are looked for in frames shrunk to this width (never enlarged). The detector "
-        "finds faces down to about 40 px at that width: wider finds smaller faces, and costs more per frame "
-        "(see status.detect_ms)",
+        description="Full-frame scans look for faces in frames shrunk to this width (never enlarged). The "
+        "detector finds faces down to about 40 px at that width: wider finds smaller faces, and costs more "
+        "per scan (see status.detect_ms)",
     )
     min_face_size: int = Field(40, ge=0, le=2000, description="Smaller faces are ignored (px)")
     loop: bool = Field(False, description="Replay a video file when it ends")
@@ -389,12 +389,17 @@ class CameraLive(BaseModel):
     )
     reason: str = ""
     input_fps: float = 0.0
-    processed_fps: float = 0.0
+    processed_fps: float = Field(
+        0.0, description="Frames analysed a second: scanned whole, or searched near the faces it follows"
+    )
     processed_frames: int = Field(0, description="Frames analysed since it started on this worker")
+    scans: int = Field(0, description="Full-frame scans (which find new faces) since it started here")
+    scan_fps: float = Field(0.0, description="Full-frame scans a second (CAMERA_SCAN_INTERVAL)")
     last_frame_at: datetime | None = None
     faces_seen: int = 0
     embeddings: int = 0
-    detect_ms: float = Field(0.0, description="Detection time per analysed frame (grows with its width)")
+    detect_ms: float = Field(0.0, description="Time of a full-frame scan (grows with detection_width)")
+    follow_ms: float = Field(0.0, description="Time of a frame searched only near the faces it follows")
     embed_ms: float = Field(0.0, description="Time per embedding")
     events_dropped: int = 0
     viewers: int = 0
@@ -456,7 +461,7 @@ class AssignIn(BaseModel):
 
     event_ids: list[int] = Field(min_length=1, max_length=100, description="Unknown-face events, distinct")
     person_id: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="An enrolled person...")
-    name: str | None = Field(None, min_length=1, max_length=200, description="...or a new person's name")
+    name: PersonText | None = Field(None, description="...or a new person's name")
 
     @model_validator(mode="after")
     def _one_target(self) -> AssignIn:

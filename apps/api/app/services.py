@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -96,8 +97,10 @@ class Services:
         )
 
     async def start(self) -> None:
-        self.store.all_offline()
-        faces = self.people.load_gallery()
+        # Off the event loop (the database was opened and migrated before uvicorn started): a
+        # large gallery must not keep the loop (and its signal handlers) waiting.
+        await asyncio.to_thread(self.store.all_offline)
+        faces = await asyncio.to_thread(self.people.load_gallery)
         await self.cameras.load()
         await self.recorder.start()
         self.hub.start()

@@ -79,8 +79,8 @@ class BodyLimit:
         sends_body = scope["path"].startswith("/api/") and scope["method"] in BODY_METHODS
         if sends_body and not self.authorized(headers):
             detail = "missing or invalid X-API-Key header or session"
-            await error_response(401, detail, "unauthorized")(scope, body.receive, body.send)
+            await error_response("unauthorized", detail)(scope, body.receive, body.send)
         elif body.declared and body.declared.isdigit() and int(body.declared) > limit + MULTIPART_OVERHEAD:
-            await error_response(413, too_large(limit, what), "too_large")(scope, body.receive, body.send)
+            await error_response("too_large", too_large(limit, what))(scope, body.receive, body.send)
         else:
             await self.app(scope, body.receive, body.send)

@@ -35,6 +35,7 @@ from facegrid_protocol import (
 
 from .cameras import manager as cams
 from .cameras.outputs import FaceSample, LiveImage, TrackFinished
+from .cameras.processor import ProcessorSettings
 from .cameras.reader import ReaderOptions, ReaderState
 from .config import WorkerSettings
 from .vision.pipeline import FacePipeline
@@ -72,6 +73,7 @@ class CameraService:
                 read_timeout=settings.camera_open_timeout,
                 stall_timeout=settings.stall_timeout,
             ),
+            processor_defaults=ProcessorSettings(scan_interval=settings.camera_scan_interval),
         )
         self._settings = settings
         self._outbox: deque[tuple[Message, bytes | None]] = deque()
@@ -169,7 +171,6 @@ class CameraService:
         message = TrackEnded(
             camera_id=ended.camera_id,
             track_id=str(ended.track_id),
-            first_seen=ended.first_seen,
             last_seen=ended.last_seen,
         )
         self._queue(ended.camera_id, message, None)
@@ -190,7 +191,7 @@ class CameraService:
                 self._outbox.popleft()
             for camera_id in list(self._live):
                 frame = self._live.pop(camera_id)
-                await self._client.send(LiveFrame(camera_id=camera_id, at=frame.timestamp), frame.jpeg)
+                await self._client.send(LiveFrame(camera_id=camera_id), frame.jpeg)
 
     # --- status --------------------------------------------------------------------
 
@@ -228,10 +229,13 @@ class CameraService:
                 input_fps=reader.input_fps,
                 processed_fps=stats.processed_fps,
                 processed_frames=stats.processed_frames,
+                scans=stats.scans,
+                scan_fps=stats.scan_fps,
                 last_frame_at=reader.last_frame_at,
                 faces_seen=stats.faces_seen,
                 embeddings=stats.embeddings,
                 detect_ms=stats.detect_ms,
+                follow_ms=stats.follow_ms,
                 embed_ms=stats.embed_ms,
                 events_dropped=self._dropped[camera_id],
             )

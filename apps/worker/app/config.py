@@ -9,6 +9,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
+from facegrid_common.images import DEFAULT_MAX_PIXELS
 from facegrid_common.settings import LogLevel, MaxImagePixels, OptionalPath
 from facegrid_protocol import WORKER_PATH
 from pydantic import Field, field_validator, model_validator
@@ -50,9 +51,14 @@ class WorkerSettings(BaseSettings):
     detect_max_side: int = Field(
         960, ge=160, description="Photos are shrunk to this longest side to detect (not camera frames)."
     )
-    max_image_pixels: MaxImagePixels = Field(40_000_000, description="Largest width x height decoded.")
+    max_image_pixels: MaxImagePixels = Field(
+        DEFAULT_MAX_PIXELS, description="Largest width x height decoded."
+    )
     camera_open_timeout: float = Field(10.0, gt=0, le=120, description="Seconds a camera may take to open.")
     stall_timeout: float = Field(10.0, gt=0, le=600, description="No new frame this long: reopen the camera.")
+    camera_scan_interval: float = Field(
+        1.0, ge=0, le=60, description="Seconds between full-frame face scans of a camera; 0: every frame."
+    )
     camera_outbox: int = Field(
         1000, ge=1, le=100_000, description="Track messages kept while disconnected; then the oldest go."
     )

@@ -1,4 +1,5 @@
-"""What both apps know about images: the accepted types, told by content, and the pixel ceiling.
+"""What both apps know about images: the accepted types, told by content, the pixel ceiling and
+the default pixel limit.
 
 The API's gate (``apps/api/app/images.py``) and the worker's decoder
 (``apps/worker/app/vision/decode.py``) both judge an upload with :func:`sniff_type`, so a
@@ -14,6 +15,9 @@ ACCEPTED_TYPES = ("JPEG", "PNG", "WebP", "BMP", "TIFF")
 PIXEL_CEILING = 100_000_000
 """The most pixels (width x height) any image may have: the worker tells OpenCV to refuse
 larger headers (300 MB as BGR), so both apps' ``MAX_IMAGE_PIXELS`` must stay at or below it."""
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""``MAX_IMAGE_PIXELS``'s default in both apps: a 36 MP DSLR frame or a 33 MP 8K video frame passes."""
 
 _BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 

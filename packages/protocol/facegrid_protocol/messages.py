@@ -26,6 +26,9 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OBSOLETE = "obsolete: read by nobody, sent by no current worker; accepted from workers that predate that"
+
+
 class Capabilities(BaseModel):
     """What a worker can do; the API routes jobs by ``job_types`` and load by ``max_jobs``."""
 
@@ -105,12 +108,15 @@ class CameraStatus(_Message):
     state: CameraState
     reason: str = Field("", description="why not streaming; credentials already redacted")
     input_fps: float = 0.0
-    processed_fps: float = 0.0
+    processed_fps: float = Field(0.0, description="frames analysed (scanned, or searched near their tracks)")
     processed_frames: int = Field(0, description="frames analysed since the camera started on this worker")
+    scans: int = Field(0, description="full-frame scans (the only ones that find new faces) since then")
+    scan_fps: float = 0.0
     last_frame_at: float | None = Field(None, description="Unix time of the newest frame")
     faces_seen: int = 0
     embeddings: int = 0
-    detect_ms: float = Field(0.0, description="mean detection time per analysed frame, recently")
+    detect_ms: float = Field(0.0, description="mean time of a full-frame scan, recently")
+    follow_ms: float = Field(0.0, description="mean time of a frame searched only near its tracks, recently")
     embed_ms: float = Field(0.0, description="mean time per embedding (landmarks, crop included), recently")
     events_dropped: int = Field(0, description="track messages lost while the socket was down")
 
@@ -139,8 +145,8 @@ class TrackEnded(_Message):
     type: Literal["track_ended"] = "track_ended"
     camera_id: int
     track_id: str
-    first_seen: float
     last_seen: float
+    first_seen: float | None = Field(None, description=OBSOLETE)
 
 
 class LiveFrame(_Message):
@@ -148,7 +154,7 @@ class LiveFrame(_Message):
 
     type: Literal["live_frame"] = "live_frame"
     camera_id: int
-    at: float
+    at: float | None = Field(None, description=OBSOLETE)
 
 
 # --- API -> worker ---------------------------------------------------------

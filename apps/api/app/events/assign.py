@@ -4,7 +4,8 @@ Each event's best face — the descriptor and crop stored with it — is enrolle
 person, and the event names that person from then on; no worker is involved. All or
 nothing: when any event is missing (404) or is not an unknown face with a stored face
 (409), nothing is created or enrolled, so sending the same request twice enrolls nothing
-twice. Requests are applied one at a time, between the recorder's own updates.
+twice; the new person, the faces and the events' new names are one database transaction.
+Requests are applied one at a time, between the recorder's own updates.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import asyncio
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Event, Face, Person
-from ..people import Conflict, NewFace, People
+from ..people import Conflict, NewFace, NotFound, People
 from .recorder import EventRecorder
 from .store import EventStore
 
@@ -44,27 +47,35 @@ class EventAssigner:
     def _commit(self, event_ids: list[int], person_id: int | None, name: str | None) -> Assignment:
         events = [self._store.get(event_id) for event_id in event_ids]
         crops = [self._enrollable(event) for event in events]
-        if person_id is not None:
-            person, _ = self._people.get(person_id)
-        else:
-            assert name is not None
-            person, _ = self._people.create(name, None, {})
-        faces = [
-            self._people.add_face(
-                person.id,
-                NewFace(
-                    embedding=np.frombuffer(event.embedding or b"", np.float32),
-                    box=event.box,
-                    quality=event.quality or {},
-                    crop=crop,
-                    source_name=f"event {event.id}",
-                ),
+        new_faces = [
+            NewFace(
+                embedding=np.frombuffer(event.embedding or b"", np.float32),
+                box=event.box,
+                quality=event.quality or {},
+                crop=crop,
+                source_name=f"event {event.id}",
             )
             for event, crop in zip(events, crops, strict=True)
         ]
-        changed = [self._store.update(e.id, {"person_id": person.id, "distance": 0.0}) for e in events]
+        changed: list[Event] = []
+
+        def name_them(db: Session, person: Person) -> None:  # in the faces' own transaction
+            for event_id in event_ids:
+                event = db.get(Event, event_id)
+                if event is None:  # its camera was deleted meanwhile
+                    raise NotFound(f"no event {event_id}")
+                event.person_id, event.distance = person.id, 0.0
+                changed.append(event)
+            try:
+                db.flush()
+            except StaleDataError:
+                raise NotFound("an event was deleted meanwhile (its camera was)") from None
+
+        target = person_id if person_id is not None else name
+        assert target is not None
+        person, faces = self._people.add_faces(target, new_faces, name_them)
         _, count = self._people.get(person.id)
-        return Assignment(person, count, faces, [e for e in changed if e is not None])
+        return Assignment(person, count, faces, changed)
 
     def _enrollable(self, event: Event) -> bytes:
         """The event's face crop, or Conflict saying why its face cannot be enrolled."""

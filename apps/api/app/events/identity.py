@@ -26,7 +26,8 @@ class Vote:
     person_id: int | None
     """The nearest enrolled person if within the threshold, else None (nobody)."""
     distance: float | None
-    """To the nearest enrolled face, matched or not; None while the gallery is empty."""
+    """To the nearest enrolled face, matched or not; None while the gallery is empty, and once
+    the person voted for is deleted."""
 
 
 def vote(nearest: Candidate | None, threshold: float) -> Vote:

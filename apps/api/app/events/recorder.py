@@ -133,13 +133,18 @@ class EventRecorder:
             return  # deleted or disabled since the worker saw it
         key = (worker_id, message.camera_id, message.track_id)
         embedding = np.asarray(message.embedding, np.float32)
-        nearest = await asyncio.to_thread(self._people.gallery.search, embedding, 1)
-        ballot = vote(nearest[0] if nearest else None, self._threshold)
+        gallery = self._people.gallery
+        nearest = await asyncio.to_thread(gallery.search, embedding, 1)
         async with self._lock:
+            if self._supervisor.watch(message.camera_id) is None:
+                return  # deleted or disabled while its face was looked up: no event for it
+            if nearest and nearest[0].face_id not in gallery:  # deleted meanwhile: look again
+                nearest = await asyncio.to_thread(gallery.search, embedding, 1)
+            ballot = vote(nearest[0] if nearest else None, self._threshold)
             track = await self._track(key, message, embedding, ballot)
-            identity = await self._apply(track.appearance, message, embedding, ballot, payload)
+            name = await self._apply(track.appearance, message, embedding, ballot, payload)
             track.faces.append(embedding)
-        await self._label(key, track, identity)
+        await self._label(key, track, name)
 
     async def ended(self, worker_id: str, message: TrackEnded) -> None:
         async with self._lock:
@@ -155,14 +160,18 @@ class EventRecorder:
             for key in [k for k in self._open if k[0] == worker_id]:
                 self._release(self._open.pop(key).appearance)
 
-    def camera_removed(self, camera_id: int) -> None:
-        """Forget its open tracks and appearances: the camera and its events are gone."""
-        for key in [k for k in self._open if k[1] == camera_id]:
-            del self._open[key]
-        for event_id in [e for e, a in self._appearances.items() if a.camera_id == camera_id]:
-            ending = self._appearances.pop(event_id).ending
-            if ending is not None:
-                ending.cancel()
+    async def camera_removed(self, camera_id: int) -> None:
+        """Forget its open tracks and appearances: the camera and its events are going.
+
+        Call once the supervisor no longer watches it: a sample being applied meanwhile is
+        finished first, and none after it makes an event for the camera."""
+        async with self._lock:
+            for key in [k for k in self._open if k[1] == camera_id]:
+                del self._open[key]
+            for event_id in [e for e, a in self._appearances.items() if a.camera_id == camera_id]:
+                ending = self._appearances.pop(event_id).ending
+                if ending is not None:
+                    ending.cancel()
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
@@ -178,6 +187,15 @@ class EventRecorder:
             if appearance is not None:
                 appearance.assigned = appearance.person_id = person_id
             self._feed.publish(_notice(event, name, created=False))
+
+    def person_deleted(self, person_id: int) -> None:
+        """This person was just deleted (call inside :meth:`exclusive`): their open events turn
+        unknown (the database has already cleared them), their samples' votes count for nobody."""
+        for appearance in self._appearances.values():
+            appearance.votes = [v if v.person_id != person_id else Vote(None, None) for v in appearance.votes]
+            if appearance.assigned == person_id:
+                appearance.assigned = None
+            appearance.person_id = appearance.identity()[0]
 
     # --- internals -----------------------------------------------------------
 
@@ -233,8 +251,8 @@ class EventRecorder:
 
     async def _apply(
         self, a: Appearance, message: TrackSample, embedding: np.ndarray, ballot: Vote, payload: bytes
-    ) -> int | None:
-        """Add one sample to its appearance and save what changed; returns the identity."""
+    ) -> str | None:
+        """Add one sample to its appearance and save what changed; returns the name it now shows."""
         a.votes.append(ballot)
         a.faces.append(embedding)
         a.last_seen = max(a.last_seen, message.at)
@@ -258,8 +276,7 @@ class EventRecorder:
                 quality=message.quality,
             )
         created, a.announced = not a.announced, True
-        await self._save(a.event_id, changes, created=created)
-        return a.person_id
+        return await self._save(a.event_id, changes, created=created)
 
     def _release(self, appearance: Appearance) -> None:
         """One of its tracks is gone; with none left, it ends unless continued within merge_gap."""
@@ -278,18 +295,21 @@ class EventRecorder:
             changes = {"ended": True, "last_seen": _utc(appearance.last_seen)}
             await self._save(appearance.event_id, changes, created=False)
 
-    async def _save(self, event_id: int, changes: dict[str, Any], *, created: bool) -> None:
+    async def _save(self, event_id: int, changes: dict[str, Any], *, created: bool) -> str | None:
+        """Save and announce; returns the name of the person the event shows (read once here)."""
         event = await asyncio.to_thread(self._store.update, event_id, changes)
         if event is None:
-            return
-        names = await asyncio.to_thread(self._people.names, {event.person_id} if event.person_id else set())
-        self._feed.publish(_notice(event, names.get(event.person_id or -1), created=created))
+            return None
+        name = None
+        if event.person_id is not None:
+            name = (await asyncio.to_thread(self._people.names, {event.person_id})).get(event.person_id)
+        self._feed.publish(_notice(event, name, created=created))
+        return name
 
-    async def _label(self, key: TrackKey, track: OpenTrack, identity: int | None) -> None:
+    async def _label(self, key: TrackKey, track: OpenTrack, name: str | None) -> None:
         """Tell the track's worker the name to draw, if the camera is still that worker's."""
         worker_id, camera_id, track_id = key
-        names = await asyncio.to_thread(self._people.names, {identity} if identity is not None else set())
-        label = names.get(identity or -1, "unknown")
+        label = name or "unknown"
         if label != track.label and self._supervisor.worker_of(camera_id) == worker_id:
             track.label = label
             await self._supervisor.send_to_camera_worker(

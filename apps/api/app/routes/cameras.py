@@ -42,12 +42,15 @@ def camera_out(camera: Camera, services: Services) -> CameraOut:
                 input_fps=round(s.input_fps, 2),
                 processed_fps=round(s.processed_fps, 2),
                 processed_frames=s.processed_frames,
+                scans=s.scans,
+                scan_fps=round(s.scan_fps, 2),
                 last_frame_at=datetime.fromtimestamp(s.last_frame_at, timezone.utc)
                 if s.last_frame_at
                 else None,
                 faces_seen=s.faces_seen,
                 embeddings=s.embeddings,
                 detect_ms=round(s.detect_ms, 1),
+                follow_ms=round(s.follow_ms, 1),
                 embed_ms=round(s.embed_ms, 1),
                 events_dropped=s.events_dropped,
             )
@@ -103,7 +106,7 @@ async def delete_camera(camera_id: RowId, services: ServicesDep) -> Response:
     await asyncio.to_thread(services.camera_store.get, camera_id)
     await services.cameras.camera_removed(camera_id)
     services.live.camera_deleted(camera_id)
-    services.recorder.camera_removed(camera_id)
+    await services.recorder.camera_removed(camera_id)  # after the supervisor: no sample makes a new event
     await asyncio.to_thread(services.events.delete_for_camera, camera_id)
     await asyncio.to_thread(services.camera_store.delete, camera_id)
     return Response(status_code=204)

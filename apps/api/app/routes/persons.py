@@ -131,7 +131,9 @@ async def update_person(person_id: RowId, body: PersonPatch, services: ServicesD
     summary="Delete a person with all their faces, crops and embeddings",
 )
 async def delete_person(person_id: RowId, services: ServicesDep) -> Response:
-    await asyncio.to_thread(services.people.delete, person_id)
+    async with services.recorder.exclusive():  # no camera sample names them half-way
+        await asyncio.to_thread(services.people.delete, person_id)
+        services.recorder.person_deleted(person_id)
     return Response(status_code=204)
 
 

@@ -101,7 +101,7 @@ async def recognize(
 
 def _main_face(faces: list[AnalyzedFace], which: str) -> AnalyzedFace:
     if not faces:
-        raise ImageRejected(422, "no_face", f"no face found in {which}")
+        raise ImageRejected("no_face", f"no face found in {which}")
     return max(faces, key=lambda f: f.box["width"] * f.box["height"])
 
 
@@ -124,7 +124,7 @@ async def verify(
         try:
             return (await services.recognition.analyze(await upload.read(), embed=True)).faces
         except ImageRejected as exc:
-            raise ImageRejected(exc.status, exc.code, f"{which}: {exc.message}") from None
+            raise ImageRejected(exc.code, f"{which}: {exc.message}") from None
         except JobFailed as exc:
             raise JobFailed(exc.code, f"{which}: {exc.message}") from None
 

@@ -20,6 +20,8 @@ class WorkerHub:
         self._sessions: dict[str, WorkerSession] = {}
         self._drained: set[str] = set()
         self._claimed: set[str] = set()
+        self._ending: dict[str, WorkerSession] = {}
+        """Per id, the last connection to go whose end is not yet in the store."""
         self._reaper: asyncio.Task[None] | None = None
 
     def sessions(self) -> list[WorkerSession]:
@@ -47,6 +49,7 @@ class WorkerHub:
             log.warning("worker %s reconnected; replacing its silent connection", worker_id)
             existing.expire("replaced by a new connection")
             del self._sessions[worker_id]
+            self._ending[worker_id] = existing
         self._claimed.add(worker_id)
         return None
 
@@ -60,11 +63,27 @@ class WorkerHub:
         self._sessions[session.id] = session
 
     def detach(self, session: WorkerSession) -> bool:
-        """Forget the session; False when a newer connection already took its place."""
+        """Forget the session; False when a newer connection already took its place.
+        Call :meth:`recorded` once its end is in the store."""
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
+            self._ending[session.id] = session
             return True
         return False
+
+    def recorded(self, session: WorkerSession) -> None:
+        """The session's end (its job counts) is in the store."""
+        session.recorded.set()
+        if self._ending.get(session.id) is session:
+            del self._ending[session.id]
+
+    async def earlier_recorded(self, worker_id: str, timeout: float) -> None:
+        """Wait (up to ``timeout`` s) until the id's previous connection is in the store, so
+        that the totals a new connection starts from hold its jobs: none lost, none twice."""
+        ending = self._ending.get(worker_id)
+        if ending is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ending.recorded.wait(), timeout)
 
     def drain(self, worker_id: str, draining: bool) -> None:
         """Stop (or resume) sending a worker jobs; the choice outlives its reconnects."""

@@ -48,6 +48,8 @@ class WorkerSession:
     earlier_done: int = 0
     earlier_failed: int = 0
     receive_task: asyncio.Task[None] | None = None
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the connection's end is in the store: its jobs are in the worker's totals."""
     expired_reason: str | None = None
     last_assigned: int = 0
     """Dispatch order of its latest job: ties in load go to the worker idle longest."""

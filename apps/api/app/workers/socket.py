@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT = 10.0
+RECORD_TIMEOUT = 5.0
+"""How long a new connection waits for the end of the one it replaces to be stored."""
 # What a camera is doing now: heard only from the worker running it. Track samples and ends
 # are what a worker saw, maybe buffered while its link was down, and arrive before the camera
 # is assigned again: the recorder takes them for any camera still watched.
@@ -84,6 +86,7 @@ async def worker_socket(websocket: WebSocket) -> None:
     try:
         await websocket.accept()
         session = await _register(websocket, services)
+        await services.hub.earlier_recorded(worker_id, RECORD_TIMEOUT)  # a replaced one's jobs
         await asyncio.to_thread(services.store.connected, session)
         services.hub.attach(session)
     except ProtocolError as exc:
@@ -161,7 +164,10 @@ async def _serve(session: WorkerSession, services: Services) -> None:
         current = services.hub.detach(session)
         services.dispatcher.worker_lost(session)
         services.metrics.workers_connected.set(len(services.hub.sessions()))
-        await asyncio.to_thread(services.store.disconnected, session, ended, current=current)
+        try:
+            await asyncio.to_thread(services.store.disconnected, session, ended, current=current)
+        finally:
+            services.hub.recorded(session)
         await services.recorder.worker_lost(session.id)
         await services.cameras.worker_changed()
     if code is not None:

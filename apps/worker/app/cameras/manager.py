@@ -93,7 +93,7 @@ class CameraManager:
     ) -> None:
         """``on_state_change(camera_id)`` is called when a camera's reader changes state (on its
         threads); ``processor_defaults`` gives the settings a :class:`CameraConfig` does not carry
-        (embed interval, track ttl, snapshot size...)."""
+        (scan interval, embed interval, track ttl, snapshot size...)."""
         if max_cameras < 0:
             raise ValueError("max_cameras must be >= 0")
         self.max_cameras = max_cameras
@@ -201,6 +201,7 @@ class CameraManager:
         return ProcessorSettings(
             process_fps=config.process_fps,
             detection_width=config.detection_width,
+            scan_interval=d.scan_interval,
             min_face_size=config.min_face_size,
             embed_interval=d.embed_interval,
             max_embeddings_per_frame=d.max_embeddings_per_frame,

@@ -1,17 +1,27 @@
 """One camera's face processing: latest frame -> faces -> tracks -> a few embeddings -> callbacks.
 
 :class:`CameraProcessor` owns one thread that, ``process_fps`` times a second, takes the
-reader's newest frame (skipping the tick if there is none newer), finds faces on a copy
-shrunk to ``detection_width``, and follows them with a :class:`FaceTracker`. Embeddings
-are the expensive part (~120 ms each here, against ~30 ms for a 640 px HOG pass at
-upsample 0), so a track is embedded when it starts and then at most every
-``embed_interval`` seconds, only while its face is at least ``min_face_size`` pixels,
-and at most ``max_embeddings_per_frame`` per frame (new tracks first, then the longest
-waiting). Each embedding goes out as a :class:`~app.cameras.outputs.FaceSample`; a track
-that has not been seen for ``track_ttl`` seconds (or is still open when the processor
-stops) goes out as a :class:`~app.cameras.outputs.TrackFinished`. Who the face belongs
-to is the API's decision: it may send a label back, which :meth:`CameraProcessor.set_label`
-shows in the live view.
+reader's newest frame (skipping the tick if there is none newer), finds faces in it, and
+follows them with a :class:`FaceTracker`.
+
+Finding faces: a *full scan* (the configured detector on a copy shrunk to
+``detection_width``: ~120 ms for 640x360 at upsample 1) runs on the first frame, then on
+the first frame at least ``scan_interval`` seconds after the last scan (0: on every frame).
+Between scans each track's face is looked for only near its last box, in a small crop
+scaled to suit HOG at upsample 0 (:mod:`app.cameras.regions`, ~10 ms a face); a face
+not found there is simply not matched, and the ttl ends its track as before. New faces
+are found by the next scan. With no track to follow, frames between scans are skipped
+unprocessed: a *processed* frame is one that was scanned or searched near its tracks, so
+``processed_fps`` of an empty scene is the scan rate, and the stats give ``scan_fps`` too.
+
+Embeddings are the expensive part (~120 ms each here), so a track is embedded when it
+starts and then at most every ``embed_interval`` seconds, only while its face is at least
+``min_face_size`` pixels, and at most ``max_embeddings_per_frame`` per frame (new tracks
+first, then the longest waiting). Each embedding goes out as a
+:class:`~app.cameras.outputs.FaceSample`; a track that has not been seen for ``track_ttl``
+seconds (or is still open when the processor stops) goes out as a
+:class:`~app.cameras.outputs.TrackFinished`. Who the face belongs to is the API's decision:
+it may send a label back, which :meth:`CameraProcessor.set_label` shows in the live view.
 
 Live view: while enabled by :meth:`CameraProcessor.set_live`, the thread also renders
 the newest frame with the tracks drawn (:mod:`app.cameras.overlay`) at most ``max_fps``
@@ -55,6 +65,7 @@ from .outputs import (
     TrackFinishedCallback,
 )
 from .reader import Frame, FrameReader
+from .regions import detect_near
 from .track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
@@ -68,7 +79,9 @@ class ProcessorSettings:
     process_fps: float = 5.0
     """Frames analysed per second (at most; fewer if the source is slower or the CPU busy)."""
     detection_width: int = 640
-    """Frames wider than this are shrunk to it for detection; boxes are mapped back."""
+    """Frames wider than this are shrunk to it for a full scan; boxes are mapped back."""
+    scan_interval: float = 1.0
+    """Seconds between full scans (new faces are found only by them); 0 scans every processed frame."""
     min_face_size: int = 40
     """Faces whose box's shorter side (original pixels) is smaller are tracked but not embedded."""
     embed_interval: float = 1.0
@@ -87,8 +100,11 @@ class ProcessorSettings:
             raise ValueError("process_fps must be in (0, 30]")
         if self.detection_width < 160:
             raise ValueError("detection_width must be >= 160")
-        if self.min_face_size < 0 or self.embed_interval < 0 or self.max_embeddings_per_frame < 0:
-            raise ValueError("min_face_size, embed_interval and max_embeddings_per_frame must be >= 0")
+        limits = (self.min_face_size, self.embed_interval, self.max_embeddings_per_frame, self.scan_interval)
+        if min(limits) < 0:
+            raise ValueError(
+                "min_face_size, embed_interval, max_embeddings_per_frame and scan_interval must be >= 0"
+            )
         if self.track_ttl <= 0 or self.snapshot_width < 160 or not 1 <= self.snapshot_quality <= 100:
             raise ValueError("track_ttl must be > 0, snapshot_width >= 160, snapshot_quality 1-100")
 
@@ -96,8 +112,13 @@ class ProcessorSettings:
 @dataclass(frozen=True)
 class ProcessorStats:
     processed_frames: int
+    """Frames analysed: scanned in full, or searched near their tracks (not those skipped, see above)."""
     processed_fps: float
     """Frames analysed per second over the last few seconds."""
+    scans: int
+    """Full scans: the frames in which new faces could be found."""
+    scan_fps: float
+    """Full scans per second over the last few seconds."""
     faces_seen: int
     """Detections summed over every analysed frame."""
     embeddings: int
@@ -105,7 +126,9 @@ class ProcessorStats:
     tracks_ended: int
     active_tracks: int
     detect_ms: float
-    """Mean detection time per frame (recent): what ``detection_width`` costs."""
+    """Mean time of a full scan (recent): what ``detection_width`` costs."""
+    follow_ms: float
+    """Mean time of a frame searched near its tracks only (recent), all its regions together."""
     embed_ms: float
     """Mean time per embedding (recent), landmarks, quality and crop included."""
 
@@ -143,10 +166,14 @@ class CameraProcessor:
         self._track_boxes: list[tuple[int, Box]] = []
         # Counters, written by the processing thread only:
         self._processed_times: deque[float] = deque(maxlen=300)
-        self._counts = dict.fromkeys(("processed", "faces", "embeddings", "started", "ended"), 0)
+        self._scan_times: deque[float] = deque(maxlen=300)
+        self._counts = dict.fromkeys(("processed", "scans", "faces", "embeddings", "started", "ended"), 0)
+        self._last_scan: float | None = None
+        """``Frame.monotonic`` of the last scanned frame."""
         self._last_seq = 0
         self._last_live_seq = 0
         self._detect_ms: deque[float] = deque(maxlen=50)
+        self._follow_ms: deque[float] = deque(maxlen=50)
         self._embed_ms: deque[float] = deque(maxlen=50)
 
     # --- public interface -------------------------------------------------------------
@@ -198,18 +225,19 @@ class CameraProcessor:
 
     def stats(self) -> ProcessorStats:
         now = time.monotonic()
-        recent = [t for t in list(self._processed_times) if t >= now - 3.0]
-        fps = (len(recent) - 1) / (now - recent[0]) if len(recent) > 1 and now > recent[0] else 0.0
         c = self._counts
         return ProcessorStats(
             processed_frames=c["processed"],
-            processed_fps=fps,
+            processed_fps=_rate(self._processed_times, now, 3.0),
+            scans=c["scans"],
+            scan_fps=_rate(self._scan_times, now, max(3.0, 3 * self._settings.scan_interval)),
             faces_seen=c["faces"],
             embeddings=c["embeddings"],
             tracks_started=c["started"],
             tracks_ended=c["ended"],
             active_tracks=len(self._track_boxes),
             detect_ms=_mean(self._detect_ms),
+            follow_ms=_mean(self._follow_ms),
             embed_ms=_mean(self._embed_ms),
         )
 
@@ -255,9 +283,20 @@ class CameraProcessor:
         self._process(frame, settings)
 
     def _process(self, frame: Frame, settings: ProcessorSettings) -> None:
+        scan = self._last_scan is None or frame.monotonic - self._last_scan >= settings.scan_interval
+        tracked = [t.box for t in self._tracker.tracks]
+        if not scan and not tracked:
+            return  # nothing to follow until the next scan: skipped, not processed
         started = time.perf_counter()
-        detections = self._detect(frame.image, settings.detection_width)
-        self._detect_ms.append((time.perf_counter() - started) * 1000)
+        if scan:
+            detections = self._detect(frame.image, settings.detection_width)
+            self._detect_ms.append((time.perf_counter() - started) * 1000)
+            self._last_scan = frame.monotonic
+            self._counts["scans"] += 1
+            self._scan_times.append(time.monotonic())
+        else:
+            detections = detect_near(self.pipeline.region_detector, frame.image, tracked)
+            self._follow_ms.append((time.perf_counter() - started) * 1000)
         update = self._tracker.update([d.box for d in detections], frame.monotonic)
         self._counts["processed"] += 1
         self._counts["faces"] += len(detections)
@@ -291,7 +330,7 @@ class CameraProcessor:
             self._emit_sample(frame, rgb, snapshot, detection, track)
 
     def _detect(self, image: np.ndarray, detection_width: int) -> list[Detection]:
-        """Faces found on a copy ``detection_width`` wide; boxes in the frame's pixels, unclipped."""
+        """A full scan: faces found on a copy ``detection_width`` wide; boxes in frame pixels, unclipped."""
         height, width = image.shape[:2]
         small = shrink_to_width(image, detection_width)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
@@ -378,6 +417,13 @@ def _next_tick(scheduled: float, period: float, now: float) -> float:
 
 def _wall(monotonic: float) -> float:
     return time.time() - (time.monotonic() - monotonic)
+
+
+def _rate(times: deque[float], now: float, window: float) -> float:
+    """Events per second between the first and the last of the last ``window`` seconds (0 with
+    fewer than two): measured to ``now`` instead, one scan a second would read 0.7/s."""
+    recent = [t for t in list(times) if t >= now - window]
+    return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
 
 def _mean(values: deque[float]) -> float:

@@ -7,9 +7,10 @@
   :meth:`FrameReader.stop` returns within its timeout.
 * a *session* per connection attempt (:class:`~app.cameras.session.Session`), which
   opens the source and reads frames in a loop.
-  OpenCV calls can block: FFmpeg honours the open timeout, but a frozen RTSP server made
-  ``read()`` return only after ~12 s with a 4 s read timeout (FFmpeg retries; see
-  /work/shared/NOTES.md), and DNS resolution cannot be interrupted at all. So the
+  OpenCV calls can block: FFmpeg honours the open timeout, but not the read timeout
+  (measured with OpenCV's FFmpeg backend: with a 4 s read timeout, ``read()`` on an RTSP
+  stream whose server was frozen with SIGSTOP returned ``False`` only after ~12 s, as
+  FFmpeg retries), and DNS resolution cannot be interrupted at all. So the
   supervisor judges a stall by the time of the last frame (``stall_timeout``) and, when
   it sees one, *abandons* the session: its frames are ignored from then on and it
   releases its capture whenever OpenCV lets go. At most ``max_abandoned`` sessions may

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,16 @@ class Session:
             if self._open():
                 self._read_loop()
         except Exception as exc:  # a bug or an OpenCV error: end this session, the supervisor retries
+            # The reader logs the outcome as a warning. OpenCV's and FFmpeg's messages (and so
+            # the traceback) may quote the URL, password included: both are scrubbed, and the
+            # traceback is for debugging only.
             self.outcome = f"reading failed: {type(exc).__name__}: {self.source.scrub(str(exc))}"
-            log.exception("camera %s: session failed (%s)", self.name, self.source.display)
+            log.debug(
+                "camera %s: session failed (%s):\n%s",
+                self.name,
+                self.source.display,
+                self.source.scrub(traceback.format_exc()),
+            )
         finally:
             if self._capture is not None:
                 self._capture.release()

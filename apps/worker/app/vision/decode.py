@@ -32,13 +32,10 @@ import zlib
 import cv2
 import numpy as np
 import simplejpeg
-from facegrid_common.images import ACCEPTED_TYPES, PIXEL_CEILING, sniff_type
+from facegrid_common.images import ACCEPTED_TYPES, DEFAULT_MAX_PIXELS, PIXEL_CEILING, sniff_type
 
 from . import PIXEL_CEILING_ENV
 from .errors import ImageTooLarge, UnreadableImage, UnsupportedImageType
-
-DEFAULT_MAX_PIXELS = 40_000_000
-"""Per-image default: a 36 MP DSLR frame or a 33 MP 8K video frame passes."""
 
 _JPEG_TRUNCATED = ("premature end of data segment", "premature end of jpeg file")
 """libjpeg's warnings for image data that ends early; its others (such as extraneous bytes

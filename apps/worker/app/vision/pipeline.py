@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cv2
@@ -24,7 +25,7 @@ import numpy as np
 from .box import Box
 from .crop import DEFAULT_MARGIN, crop_face
 from .decode import DEFAULT_MAX_PIXELS, ceiling_in_force, decode_image, pixel_ceiling
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_UPSAMPLE, Detector, create_detector
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_UPSAMPLE, Detector, HogDetector, create_detector
 from .embed import EMBEDDING_SIZE, FaceEmbedder, Point
 from .errors import SelfTestFailed, VisionError
 from .models import LANDMARKS_5, RESNET_EMBEDDING, model_version, package_version
@@ -96,6 +97,15 @@ class FacePipeline:
         self.embedder = FaceEmbedder(num_jitters=num_jitters)
         self.max_pixels = max_pixels
         self.crop_margin = crop_margin
+
+    @cached_property
+    def region_detector(self) -> HogDetector:
+        """HOG at upsample 0 without shrinking: for a small crop already scaled to suit the face
+        (cameras follow tracked faces with it, see ``cameras/regions.py``). Built on first use:
+        job engines never need it. Two threads racing here get two equal detectors, which is fine."""
+        if isinstance(self.detector, HogDetector):
+            return self.detector.variant(upsample=0, max_side=None)
+        return HogDetector(upsample=0, max_side=None)
 
     def analyze(
         self,

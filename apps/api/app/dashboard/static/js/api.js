@@ -3,9 +3,9 @@
 
 import { describe } from './errors.js';
 
-export const CSRF_HEADER = 'X-FaceGrid-CSRF';
+const CSRF_HEADER = 'X-FaceGrid-CSRF';
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, message, body) {
     super(message);
     this.status = status;
@@ -48,13 +48,6 @@ export async function api(path, options) {
   if (!response.ok) throw await failure(response);
   if (response.status === 204) return null;
   return response.json();
-}
-
-/** An image (or any file) the API serves, as a Blob. */
-export async function apiBlob(path) {
-  const response = await send(path);
-  if (!response.ok) throw await failure(response);
-  return response.blob();
 }
 
 export function query(params) {

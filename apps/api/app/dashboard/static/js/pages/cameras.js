@@ -60,7 +60,7 @@ class CameraCard {
     const s = camera.status;
     replace(this.title, camera.name);
     replace(this.state, stateBadge(s.state));
-    const cost = s.detect_ms ? ` · detection ${Math.round(s.detect_ms)} ms a frame` : '';
+    const cost = s.detect_ms ? ` · ${fps(s.scan_fps)} full scans of ${Math.round(s.detect_ms)} ms` : '';
     replace(this.facts, s.worker_id
       ? `${fps(s.processed_fps)} analysed of ${fps(s.input_fps)}${cost} · on ${s.worker_id}`
       : camera.enabled ? 'Waiting for a worker' : 'Disabled',

@@ -7,7 +7,7 @@ import { boxedImage, loaded } from '../boxes.js';
 import { duration, percent, when } from '../format.js';
 
 export const title = 'Event';
-export const SNAPSHOT_MAX_WIDTH = 960;
+const SNAPSHOT_MAX_WIDTH = 960;
 /** Workers shrink snapshots wider than this (keeping the aspect ratio); boxes are in frame pixels. */
 
 /**
@@ -15,7 +15,7 @@ export const SNAPSHOT_MAX_WIDTH = 960;
  * may give it (frame_width/frame_height); otherwise a snapshot narrower than the workers' cap
  * was not shrunk, so it is the frame; at the cap the frame may have been wider: unknown.
  */
-export function frameSize(event, naturalWidth, naturalHeight) {
+function frameSize(event, naturalWidth, naturalHeight) {
   if (event.frame_width && event.frame_height) return [event.frame_width, event.frame_height];
   if (naturalWidth < SNAPSHOT_MAX_WIDTH) return [naturalWidth, naturalHeight];
   return null;

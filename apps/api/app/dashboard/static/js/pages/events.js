@@ -10,7 +10,7 @@ export const title = 'Events';
 const PAGE = 50;
 
 /** The API's filters from the page address (#/events?person_id=..&camera_id=..&who=..&since=..&until=..). */
-export function filtersFrom(q) {
+function filtersFrom(q) {
   const who = q.get('who');
   return {
     person_id: q.get('person_id') || '',
@@ -32,7 +32,7 @@ export function matches(e, f) {
   return true;
 }
 
-export function eventRow(e) {
+function eventRow(e) {
   return h('li', { 'data-event': e.id }, h('a', { href: `#/events/${e.id}`, class: 'event-row' },
     h('img', { src: `${e.face_url}?v=${e.samples}`, alt: '', width: 64, height: 64, loading: 'lazy', class: 'crop' }),
     h('span', { class: 'who' }, e.person_name ? h('strong', {}, e.person_name) : badge('unknown', 'warn'),

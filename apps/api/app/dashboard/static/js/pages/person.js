@@ -7,14 +7,14 @@ import { sentence } from '../errors.js';
 import { ago, plural, when } from '../format.js';
 
 export const title = 'Person';
-export const ENROLL_BATCH = 20; // the API's default ENROLL_MAX_FILES
+const ENROLL_BATCH = 20; // the API's default ENROLL_MAX_FILES
 
 const REFUSALS = {
   no_face: 'No face found in this photo.',
   unavailable: 'No worker could analyse it; try again when one is connected.',
 };
 
-export function refusal(item) {
+function refusal(item) {
   return REFUSALS[item.code] || sentence(item.reason || item.code || 'not enrolled');
 }
 
