@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 import pytest
-from app.cameras.assignment import Slot, plan
+from app.cameras.assignment import Slot, plan, why_waiting
 
 
 def _load(result: dict[int, str]) -> Counter[str]:
@@ -77,6 +77,53 @@ def test_full_workers_leave_cameras_waiting_until_there_is_room():
     assert {c: bigger[c] for c in result} == result and len(bigger) == 4
 
 
+def test_failing_cameras_give_their_slots_to_waiting_ones_once():
+    cameras = dict.fromkeys(range(1, 6))
+    broken = {1: "a", 2: "a", 3: "a", 4: "a"}  # MAX_CAMERAS=4, four bad addresses retrying
+    assert plan(cameras, [Slot("a", 4)], broken) == broken  # not failing for long yet: they stay
+    result = plan(cameras, [Slot("a", 4)], broken, failing={1, 2, 3, 4})
+    assert result == {1: "a", 2: "a", 3: "a", 5: "a"}  # camera 5 works: it takes 4's slot
+    # Camera 4 waits, still counted as failing: it takes no slot back, whatever fails next.
+    assert plan(cameras, [Slot("a", 4)], result, failing={1, 2, 3, 4}) == result
+    assert plan(cameras, [Slot("a", 4)], result, failing={1, 2, 3, 4, 5}) == result
+    # With room somewhere, nothing gives way: the waiting camera goes there.
+    assert plan(cameras, [Slot("a", 4), Slot("b", 1)], broken, failing={1, 2, 3, 4}) == {**broken, 5: "b"}
+
+
+def test_a_failing_camera_gives_way_only_to_a_camera_that_may_use_its_worker():
+    current = {1: "a"}
+    workers = [Slot("a", 1), Slot("b", 0)]
+    assert plan({1: None, 2: "b"}, workers, current, failing={1}) == current  # 2 may only run on b
+    assert plan({1: None, 3: None}, workers, current, {3: {"a"}}, failing={1}) == current  # a refused 3
+    assert plan({1: None, 3: None}, workers, current, failing={1}) == {3: "a"}
+
+
+def test_why_a_camera_waits_is_said_in_words():
+    full = {1: "a", 2: "a", 3: "a", 4: "a"}
+    assert why_waiting(None, [], {}) == "no worker is connected"
+    assert why_waiting(None, [], {}, draining={"a"}) == (
+        "no worker takes cameras: the 1 connected are stopping (draining)"
+    )
+    assert why_waiting(None, [Slot("a", 4)], full) == (
+        "the only worker is full (4 of its 4 camera slots taken, MAX_CAMERAS)"
+    )
+    assert why_waiting(None, [Slot("a", 4), Slot("b", 2)], {**full, 5: "b", 6: "b"}) == (
+        "every worker is full (6 of the 2 workers' 6 camera slots taken, MAX_CAMERAS)"
+    )
+    assert why_waiting("x", [Slot("a", 4)], {}) == "it is pinned to worker x, which is not connected"
+    assert why_waiting("x", [], {}, draining={"x"}) == (
+        "it is pinned to worker x, which is stopping (draining)"
+    )
+    assert why_waiting("a", [Slot("a", 4), Slot("b", 4)], full) == (
+        "it is pinned to worker a, which is full (4 of its 4 camera slots taken, MAX_CAMERAS)"
+    )
+    assert why_waiting("a", [Slot("a", 4)], {}, refused={"a"}) == (
+        "it is pinned to worker a, which could not start it"
+    )
+    assert why_waiting(None, [Slot("a", 4)], {}, refused={"a"}) == "no connected worker could start it"
+    assert why_waiting(None, [Slot("a", 0)], {}) == "no connected worker runs cameras (MAX_CAMERAS=0)"
+
+
 @pytest.mark.parametrize("seed", range(200))
 def test_random_situations_keep_every_rule_and_are_stable(seed: int):
     rng = random.Random(seed)
@@ -87,7 +134,8 @@ def test_random_situations_keep_every_rule_and_are_stable(seed: int):
     cameras = dict(enumerate(pins, start=1))
     current = {c: rng.choice(pinnable) for c in cameras if rng.random() < 0.6}
     refused = {c: set(rng.sample(names, rng.randint(0, len(names)))) for c in cameras if rng.random() < 0.2}
-    result = plan(cameras, workers, current, refused)
+    failing = {c for c in cameras if rng.random() < 0.3}
+    result = plan(cameras, workers, current, refused, failing)
     capacity = {w.worker_id: w.capacity for w in workers}
     for camera, worker in result.items():
         assert worker in capacity and worker not in refused.get(camera, set())
@@ -97,5 +145,7 @@ def test_random_situations_keep_every_rule_and_are_stable(seed: int):
         pinned, refusing = cameras[camera], refused.get(camera, set())
         usable = [w for w in names if pinned in (None, w) and w not in refusing]
         assert all(_load(result)[w] == capacity[w] for w in usable), (camera, usable, result)
-    assert plan(cameras, workers, result, refused) == result  # applying the plan changes nothing
+        if camera not in failing:  # and, for one that works, only when no failing camera could make room
+            assert not [c for c, w in result.items() if c in failing and w in usable], (camera, result)
+    assert plan(cameras, workers, result, refused, failing) == result  # applying the plan changes nothing
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -241,15 +242,18 @@ def test_credentials_never_leave_the_api_and_a_stall_is_recovered(enrolled, make
         assert not leaked, f"{where} show {leaked}"
 
 
-def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, make_worker, video):
+def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, make_worker, video, tmp_path):
     api = enrolled
-    make_worker(api, "busy-worker", **FAST)
+    worker = make_worker(api, "busy-worker", **FAST)
     hole = BlackHole()
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("just some text, no video here")
     try:
         good = _camera(api, name="good", url=str(video), loop=True)
-        closed = _camera(api, name="closed", url=f"rtsp://127.0.0.1:{free_port()}/nothing")
+        closed = _camera(api, name="closed", url=f"rtsp://viewer:pw9zz@127.0.0.1:{free_port()}/nothing")
         hanging = _camera(api, name="hanging", url=f"rtsp://127.0.0.1:{hole.port}/cam")
-        for bad in (closed, hanging):
+        text = _camera(api, name="text", url=str(not_video))
+        for bad in (closed, hanging, text):
             wait_until(lambda b=bad: _status(api, b["id"])["state"] in FAILED, 15, "a failure")
             assert _status(api, bad["id"])["reason"]
         wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the good camera")
@@ -257,6 +261,38 @@ def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, 
         wait_until(lambda: _status(api, good["id"])["processed_fps"] > 0, 10, "the good camera's frames")
     finally:
         hole.stop()
+    # OpenCV and FFmpeg print nothing of their own (they would, for each failed open): the
+    # worker reports what went wrong itself, through its redacting log.
+    log = worker.log()
+    assert "[ WARN" not in log and "cap.cpp" not in log and "moov atom" not in log, log
+    assert "Connection to tcp://" not in log and "pw9zz" not in log, log
+
+
+def test_a_camera_that_runs_nowhere_says_why_and_a_failing_one_gives_its_slot_away(
+    make_api, make_worker, video
+):
+    api = make_api(HEARTBEAT_INTERVAL="1", HEARTBEAT_TIMEOUT="4", CAMERA_YIELD_SECONDS="3")
+    broken = _camera(api, name="broken", url=f"rtsp://viewer:pw9zz@127.0.0.1:{free_port()}/nothing")
+    good = _camera(api, name="good", url=str(video), loop=True)
+    pinned = _camera(api, name="pinned", url=str(video), pinned_worker="elsewhere")
+    assert _status(api, good["id"])["state"] == "unassigned"
+    assert _status(api, good["id"])["reason"] == "no worker is connected"
+    assert _status(api, pinned["id"])["reason"] == "it is pinned to worker elsewhere, which is not connected"
+    make_worker(api, "one-slot", MAX_CAMERAS="1", **FAST)
+    # The first camera takes the only slot; the others say why they wait...
+    assert _status(api, broken["id"])["worker_id"] == "one-slot"
+    full = "the only worker is full (1 of its 1 camera slots taken, MAX_CAMERAS)"
+    assert _status(api, good["id"])["reason"] == full
+    # ...until it has been failing for CAMERA_YIELD_SECONDS: then the camera that works gets its slot.
+    wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the good camera to start")
+    waiting = _status(api, broken["id"])
+    assert waiting["state"] == "unassigned", waiting
+    assert waiting["reason"].startswith(full + "; it kept failing (opening failed: "), waiting
+    assert "refused the connection" in waiting["reason"] and "pw9zz" not in waiting["reason"]
+    assert waiting["reason"].endswith("), so working cameras go first")
+    time.sleep(5)  # and it does not take the slot back
+    assert _status(api, good["id"])["worker_id"] == "one-slot"
+    assert _status(api, pinned["id"])["reason"] == "it is pinned to worker elsewhere, which is not connected"
 
 
 def test_a_joining_worker_evens_out_without_flapping_and_a_killed_workers_cameras_move(

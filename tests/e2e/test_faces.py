@@ -207,6 +207,24 @@ def test_a_photo_over_the_limit_is_refused_alone(api, photos):
     api.http.delete(f"/api/persons/{person['id']}")
 
 
+def test_a_file_name_is_stored_without_control_characters_and_at_most_255_long(api, photos):
+    person = api.http.post("/api/persons", json={"name": "Odd Names"}).json()
+    url = f"/api/persons/{person['id']}/faces"
+    long_name = "n" * 300 + ".jpg"
+    body = (
+        _part("files", "a\x01b\x7f\u202e\tc.jpg", photos["obama3"])
+        + _part("files", long_name, photos["obama2"])
+        + _part("files", "\x00\x1b", photos["obama"])
+        + b"--x--\r\n"
+    )
+    response = api.http.post(url, content=body, headers=MULTIPART)
+    assert response.status_code == 200, response.text
+    expected = ["ab c.jpg", "n" * 251 + ".jpg", "upload"]
+    assert [r["filename"] for r in response.json()["results"]] == expected
+    assert sorted(f["source_name"] for f in api.http.get(url).json()) == sorted(expected)
+    api.http.delete(f"/api/persons/{person['id']}")
+
+
 def test_an_enrollment_body_over_the_total_limit_is_cut_off_and_enrolls_nothing(api, photos):
     person = api.http.post("/api/persons", json={"name": "Streamed"}).json()
     url = f"/api/persons/{person['id']}/faces"

@@ -45,3 +45,12 @@ def test_every_route_hides_its_input(api: Api):
     _refused(api, "POST", "/api/persons", {"name": "", "external_id": PASSWORD})
     response = api.http.get("/api/events", params={"limit": PASSWORD})
     assert response.status_code == 422 and PASSWORD not in response.text
+
+
+def test_assigning_events_says_which_target_is_missing_or_doubled(api: Api):
+    (neither,) = _refused(api, "POST", "/api/events/assign", {"event_ids": [1]})
+    assert neither["msg"] == (
+        "Value error, say whose faces these are: give person_id (an enrolled person) or name (a new person)"
+    )
+    (both,) = _refused(api, "POST", "/api/events/assign", {"event_ids": [1], "person_id": 1, "name": "Ada"})
+    assert both["msg"].endswith("give either person_id (an enrolled person) or name (a new person), not both")

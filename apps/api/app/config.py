@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     enroll_min_face_size: int = Field(40, ge=1, description="Smallest face side, in px, to enroll.")
     enroll_max_files: int = Field(20, ge=1, le=200, description="Photos accepted in one enrollment request.")
     event_retention_days: float = Field(30, ge=0, description="Delete events older than this; 0 keeps all.")
+    camera_yield_seconds: float = Field(
+        60, gt=0, description="A camera not streaming this long gives its worker slot to one that waits."
+    )
     event_merge_seconds: float = Field(
         10, ge=0, description="A face back on a camera within this continues its event; then it ends."
     )

@@ -9,12 +9,14 @@ others; the body as a whole is capped by ``BodyLimit`` (``MAX_UPLOAD_MB`` x
 ``ENROLL_MAX_FILES``). One file too many, or a field other than the photos', is a 422 the
 moment its headers end — the rest of the body is never read. Each photo is spooled (in
 memory up to 1 MB, then in a temporary file), so a body of twenty large photos is not held
-in memory at once.
+in memory at once. A file's name is kept only to show (a face's ``source_name``), cleaned
+first: see :func:`clean_filename`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
@@ -28,6 +30,21 @@ from python_multipart.multipart import parse_options_header
 from .config import MB
 
 SPOOL_IN_MEMORY = MB
+MAX_FILENAME = 255
+"""Characters of a file name kept: the size of a face's ``source_name`` column."""
+
+
+def clean_filename(raw: str) -> str:
+    """The name a file was sent with, fit to store and show: control and format characters
+    (NUL, DEL, escapes, bidi overrides) dropped, line breaks and tabs made spaces, runs of spaces
+    one, at most ``MAX_FILENAME`` characters with the extension kept; "upload" if nothing is left."""
+    kept = "".join(c for c in raw if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf"))
+    name = " ".join(kept.split())  # white space, line breaks included, made single spaces
+    if len(name) > MAX_FILENAME:
+        stem, dot, extension = name.rpartition(".")
+        tail = dot + extension if stem and len(extension) <= 10 else ""
+        name = name[: MAX_FILENAME - len(tail)].rstrip() + tail
+    return name or "upload"
 
 
 def _spool() -> SpooledTemporaryFile[bytes]:
@@ -110,7 +127,7 @@ class _Parts:
             raise HTTPException(
                 422, f"more than {self.max_files} files sent: that is the most per request (ENROLL_MAX_FILES)"
             )
-        self._current = SpooledPhoto(options[b"filename"].decode("utf-8", "replace") or "upload")
+        self._current = SpooledPhoto(clean_filename(options[b"filename"].decode("utf-8", "replace")))
         self.photos.append(self._current)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:

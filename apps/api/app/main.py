@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from types import FrameType
 
 import uvicorn
@@ -16,6 +17,7 @@ from uvicorn.config import STARTUP_FAILURE
 from .config import Settings
 from .factory import create_app
 from .services import Services
+from .startup import UNUSABLE, StartupError, database_password, listen, lock_data_dir, open_database
 from .stopping import Stopping
 
 log = logging.getLogger("app")
@@ -37,13 +39,33 @@ class ApiServer(uvicorn.Server):
 
 def main() -> None:
     settings = load_settings(Settings, "facegrid-api")
-    setup_logging(settings.log_level, settings.log_file, [settings.api_key, settings.worker_token])
-    services = Services.build(settings)
-    log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, settings.api_port)
+    secrets = [settings.api_key, settings.worker_token, database_password(settings.db_url)]
+    try:
+        setup_logging(settings.log_level, settings.log_file, secrets)
+    except OSError as exc:
+        why = f"cannot write LOG_FILE {settings.log_file}: {exc}"
+        print(f"facegrid-api: cannot start: {why}", file=sys.stderr)
+        raise SystemExit(UNUSABLE) from None
+    try:
+        serve(settings)
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(exc.code) from None
+    except KeyboardInterrupt:  # Ctrl-C before uvicorn took over the signals (opening the database)
+        log.info("stopped while starting")
+
+
+def serve(settings: Settings) -> None:
+    """Start up in the order `startup` explains, then serve until asked to stop."""
+    lock = lock_data_dir(settings.data_dir)  # held until the process exits
+    sock = listen(settings.api_host, settings.api_port)
+    services = Services.build(settings, open_database(settings.db_url))
+    port = sock.getsockname()[1]
+    log.info("FaceGrid API on http://%s:%d (docs at /docs)", settings.api_host, port)
     config = uvicorn.Config(
         create_app(services),
         host=settings.api_host,
-        port=settings.api_port,
+        port=port,
         log_config=None,  # keep our handlers (and secret masking)
         ws_max_size=MAX_MESSAGE_BYTES,
         ws_per_message_deflate=False,  # job payloads are images: compressing them costs ~40 ms each
@@ -52,10 +74,10 @@ def main() -> None:
         timeout_graceful_shutdown=10,
     )
     server = ApiServer(config, services.stopping)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled
-        server.run()
+    with lock, contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it handled
+        server.run(sockets=[sock])
     if not server.started:
-        raise SystemExit(STARTUP_FAILURE)  # e.g. the port is taken
+        raise SystemExit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

@@ -384,7 +384,8 @@ class CameraLive(BaseModel):
     worker_id: str | None = Field(description="The worker running it, or null")
     state: str = Field(
         description="starting, streaming, reconnecting, error (still retrying), stopped (a file ended), "
-        "failed (no worker could start it: see reason), unassigned (no worker with room) or disabled"
+        "failed (no worker could start it: see reason), unassigned (it runs on no worker: see reason) or "
+        "disabled"
     )
     reason: str = ""
     input_fps: float = 0.0
@@ -464,7 +465,11 @@ class AssignIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> AssignIn:
-        if (self.person_id is None) == (self.name is None):
+        if self.person_id is None and self.name is None:
+            raise ValueError(
+                "say whose faces these are: give person_id (an enrolled person) or name (a new person)"
+            )
+        if self.person_id is not None and self.name is not None:
             raise ValueError("give either person_id (an enrolled person) or name (a new person), not both")
         if len(set(self.event_ids)) != len(self.event_ids):
             raise ValueError("event_ids must be distinct")

@@ -52,9 +52,8 @@ class Services:
     """Set when the server begins to shut down: endless responses end through `stopping.cut`."""
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(settings.db_url)
+    def build(cls, settings: Settings, engine: Engine) -> Services:
+        """``engine``: the database, migrated (``startup.open_database``)."""
         metrics = Metrics()
         hub = WorkerHub(
             heartbeat_interval=settings.heartbeat_interval, heartbeat_timeout=settings.heartbeat_timeout
@@ -66,7 +65,7 @@ class Services:
         people = People(sessions, Gallery(), settings.data_dir / "faces")
         recognition = Recognition(settings, dispatcher, people)
         camera_store = CameraStore(sessions)
-        cameras = CameraSupervisor(hub, camera_store)
+        cameras = CameraSupervisor(hub, camera_store, settings.camera_yield_seconds)
         events = EventStore(sessions, settings.data_dir / "events")
         feed = EventFeed()
         recorder = EventRecorder(
@@ -98,9 +97,8 @@ class Services:
         )
 
     async def start(self) -> None:
-        # Before uvicorn serves, but off the event loop all the same: a long migration or a
+        # Off the event loop (the database was opened and migrated before uvicorn started): a
         # large gallery must not keep the loop (and its signal handlers) waiting.
-        await asyncio.to_thread(db.migrate, self.engine)
         await asyncio.to_thread(self.store.all_offline)
         faces = await asyncio.to_thread(self.people.load_gallery)
         await self.cameras.load()

@@ -27,8 +27,10 @@ SNAPSHOT_TIMEOUT = 8.0
 def camera_out(camera: Camera, services: Services) -> CameraOut:
     watch = services.cameras.watch(camera.id)
     live = CameraLive(worker_id=None, state="disabled" if not camera.enabled else "unassigned")
-    if watch is not None and watch.worker_id is None and watch.failure:
-        live.state, live.reason = "failed", watch.failure
+    if watch is not None and watch.worker_id is None:
+        live.reason = watch.waiting  # unassigned: why
+        if watch.failure:
+            live.state, live.reason = "failed", watch.failure
     if watch is not None and watch.worker_id is not None:
         live.worker_id, live.state = watch.worker_id, "starting"
         if watch.status is not None:

@@ -25,8 +25,7 @@ export function attention(workers, cameras) {
       const what = { error: 'is failing', reconnecting: 'is reconnecting', failed: 'could not be started' };
       items.push(['error', `Camera “${c.name}” ${what[s.state]}${s.reason ? `: ${s.reason}` : '.'}`]);
     } else if (c.enabled && s.state === 'unassigned' && online.length) {
-      items.push(['warn', `Camera “${c.name}” waits for a worker with room (each worker runs a limited number `
-        + 'of cameras).']);
+      items.push(['warn', `Camera “${c.name}” is not running: ${s.reason || 'it waits for a worker with room'}.`]);
     }
   }
   return items;
