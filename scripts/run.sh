@@ -69,15 +69,18 @@ pause() { sleep "$1" & wait $! 2>/dev/null || true; }
 
 fail() { echo "run: $*" >&2; exit 1; }
 
+# Ctrl-C goes to the whole process group, and bash drops its own INT trap when a child it reaps
+# handled the same SIGINT and exited normally (seen with bash 5.2), so `stopping` may never be
+# set. Our programs exit 0 only when asked to stop: a child's 0 is that Ctrl-C (or a SIGTERM).
+stopped_by_request() { if [ "$1" = 0 ]; then exit 0; fi; }
+
 carry_on() {  # between steps: a stop was asked for (exit 0), or the API has gone (exit 1)
   [ -z "$stopping" ] || exit 0
   kill -0 "$api_pid" 2>/dev/null && return
   local status=0
   wait "$api_pid" || status=$?
   api_pid=""
-  # Ctrl-C reaches the API too, and it may be done before this shell runs its trap: an API
-  # that stopped cleanly (0) was asked to stop, like us.
-  [ "$status" = 0 ] && exit 0
+  stopped_by_request "$status"
   fail "the API exited with status $status (see above)"
 }
 
@@ -123,6 +126,7 @@ while online=$(online_workers); [ "${online:-0}" -lt "$WORKERS" ]; do
     if ! kill -0 "${worker_pids[i]}" 2>/dev/null; then
       wait "${worker_pids[i]}" && status=0 || status=$?
       worker_pids[i]=""  # reaped: its pid may belong to someone else soon
+      stopped_by_request "$status"
       fail "worker ${worker_ids[i]} exited with status $status before registering (see above)"
     fi
   done
@@ -146,6 +150,7 @@ while :; do
     kill -0 "${worker_pids[i]}" 2>/dev/null && continue
     wait "${worker_pids[i]}" && status=0 || status=$?
     worker_pids[i]=""  # reaped: its pid may belong to someone else soon
+    stopped_by_request "$status"
     echo "run: worker ${worker_ids[i]} exited with status $status; starting it again in 2 s" >&2
     pause 2
     carry_on  # not if a stop began, or the API went, meanwhile
