@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import Api, wait_until
+from harness import Api, free_port, wait_until
+from stream_servers import BlackHole
 from video_fixture import build_face_video
 
 
@@ -59,3 +60,32 @@ def test_sigint_ends_the_event_feed_and_live_view_and_exits_cleanly(make_api, ma
         assert stream.ended is True, f"{name}: {stream.ended!r}"
     log = api.log()
     assert " ERROR " not in log and "Traceback" not in log, log
+
+
+
+def test_a_worker_stopped_with_cameras_running_and_failing_exits_cleanly(make_api, make_worker, video):
+    """SIGINT to a worker with a streaming camera and failing ones (refused, hanging, missing):
+    its cameras stop as it drains and it exits 0, with nothing logged as an error."""
+    api = make_api()
+    worker = make_worker(api, "stopping", STALL_TIMEOUT="5", CAMERA_OPEN_TIMEOUT="5")
+    hole = BlackHole()
+    try:
+        sources = [
+            {"url": str(video), "loop": True},
+            {"url": f"rtsp://127.0.0.1:{free_port()}/refused"},
+            {"url": f"http://127.0.0.1:{hole.port}/hangs.mjpg"},
+            {"url": str(video.with_name("missing.mp4"))},
+        ]
+        cameras = [{"name": f"c{i}", **source} for i, source in enumerate(sources)]
+        ids = [api.http.post("/api/cameras", json=camera).json()["id"] for camera in cameras]
+        wait_until(
+            lambda: api.http.get(f"/api/cameras/{ids[0]}").json()["status"]["faces_seen"] > 0,
+            60,
+            "the video camera to see faces",
+        )
+        worker.send(signal.SIGINT)
+        assert worker.wait(60) == 0, worker.log()
+    finally:
+        hole.stop()
+    log = worker.log()
+    assert "stop requested" in log and "terminate called" not in log and "Traceback" not in log, log

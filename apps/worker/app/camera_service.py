@@ -76,6 +76,7 @@ class CameraService:
             processor_defaults=ProcessorSettings(scan_interval=settings.camera_scan_interval),
         )
         self._settings = settings
+        self._draining = False
         self._outbox: deque[tuple[Message, bytes | None]] = deque()
         self._live: dict[int, LiveImage] = {}
         self._dropped: Counter[int] = Counter()
@@ -109,6 +110,13 @@ class CameraService:
                 await task
         await asyncio.to_thread(self._manager.stop_all, 5.0)
 
+    async def drain(self) -> None:
+        """The worker is stopping: end its cameras now (the API gives them to other workers) and
+        start no more, so no camera is still opening when the process exits."""
+        self._draining = True
+        if self._manager.camera_ids:
+            await asyncio.to_thread(self._manager.stop_all, 5.0)
+
     async def registered(self) -> None:
         """A new session: the API re-sends the cameras it wants here, so drop the old ones."""
         if self._manager.camera_ids:
@@ -118,6 +126,9 @@ class CameraService:
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, StartCamera):
+            if self._draining:  # sent before the API heard that this worker is stopping
+                log.info("camera %d: not started, the worker is stopping", message.camera.camera_id)
+                return
             await self._start(message)
         elif isinstance(message, StopCamera):
             with contextlib.suppress(cams.UnknownCamera):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from facegrid_common.logs import setup_logging
 from facegrid_common.settings import load_settings
@@ -34,6 +35,12 @@ def main() -> None:
         log.error("%s; not registering", exc)
         raise SystemExit(4) from None
     log.info("worker %s stopped", settings.worker_id)
+    # Everything is stopped and handed back: skip the interpreter's finalization. After cameras
+    # ran, native exit-time destructors aborted the process in 3 of 7 Ctrl-Cs here ("terminate
+    # called without an active exception", exit 134), and a camera thread may still be inside an
+    # OpenCV call that runs to its timeout.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

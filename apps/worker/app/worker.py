@@ -150,6 +150,7 @@ class FaceRecognitionWorker:
         """Take no more work, let jobs finish until the deadline, stop the rest and hand them back."""
         self._draining = True
         await self.client.send(Draining(reason="worker stopping"))
+        await self.cameras.drain()
         if self._running:
             log.info("waiting up to %.0f s for %d job(s)", self.settings.shutdown_timeout, len(self._running))
             await asyncio.wait(list(self._running.values()), timeout=self.settings.shutdown_timeout)
