@@ -256,6 +256,9 @@ def test_an_unreachable_camera_fails_fast_and_the_other_keeps_working(enrolled, 
         for bad in (closed, hanging, text):
             wait_until(lambda b=bad: _status(api, b["id"])["state"] in FAILED, 15, "a failure")
             assert _status(api, bad["id"])["reason"]
+        snapshot = api.http.get(f"/api/cameras/{closed['id']}/snapshot.jpg")  # says why, not a 504 later
+        assert snapshot.status_code == 409 and "not streaming" in snapshot.json()["detail"], snapshot.text
+        assert "pw9zz" not in snapshot.text
         wait_until(lambda: _status(api, good["id"])["state"] == "streaming", 30, "the good camera")
         # In an empty scene only the scans (one a second) are processed: a rate needs two of them.
         wait_until(lambda: _status(api, good["id"])["processed_fps"] > 0, 10, "the good camera's frames")

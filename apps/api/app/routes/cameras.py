@@ -11,6 +11,7 @@ from facegrid_common.camera_source import redact
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import StreamingResponse
 
+from ..cameras.supervisor import NOT_STREAMING
 from ..models import Camera
 from ..schemas import CameraIn, CameraLive, CameraOut, CameraPatch
 from ..security import ServicesDep
@@ -148,13 +149,17 @@ async def stream(camera_id: RowId, services: ServicesDep) -> StreamingResponse:
     response_class=Response,
     responses={
         **NOT_FOUND,
-        409: {"description": "Camera not running"},
+        409: {"description": "Camera not running, or not streaming (the reason says why)"},
         504: {"description": "No frame in time"},
         200: {"content": {"image/jpeg": {}}},
     },
 )
 async def snapshot(camera_id: RowId, services: ServicesDep) -> Response:
     await _running(camera_id, services)
+    watch = services.cameras.watch(camera_id)
+    status = watch.status if watch is not None else None
+    if status is not None and status.state in NOT_STREAMING:  # no frame would come: say why now
+        raise HTTPException(409, f"the camera is not streaming ({status.state}: {redact(status.reason)})")
     jpeg = await services.live.snapshot(camera_id, SNAPSHOT_TIMEOUT)
     if jpeg is None:
         raise HTTPException(504, f"the camera's worker sent no frame within {SNAPSHOT_TIMEOUT:g} s")
