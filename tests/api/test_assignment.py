@@ -108,7 +108,7 @@ def test_why_a_camera_waits_is_said_in_words():
         "the only worker is full (4 of its 4 camera slots taken, MAX_CAMERAS)"
     )
     assert why_waiting(None, [Slot("a", 4), Slot("b", 2)], {**full, 5: "b", 6: "b"}) == (
-        "every worker is full (6 of the 2 workers' 6 camera slots taken, MAX_CAMERAS)"
+        "every worker is full (6 of 6 camera slots taken on 2 workers, MAX_CAMERAS)"
     )
     assert why_waiting("x", [Slot("a", 4)], {}) == "it is pinned to worker x, which is not connected"
     assert why_waiting("x", [], {}, draining={"x"}) == (

@@ -137,5 +137,6 @@ def why_waiting(
 
 
 def _taken(cameras: int, slots: int, workers: int) -> str:
-    whose = "its" if workers == 1 else f"the {workers} workers'"
-    return f"{cameras} of {whose} {slots} camera slots taken, MAX_CAMERAS"
+    if workers == 1:
+        return f"{cameras} of its {slots} camera slots taken, MAX_CAMERAS"
+    return f"{cameras} of {slots} camera slots taken on {workers} workers, MAX_CAMERAS"
