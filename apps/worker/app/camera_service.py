@@ -108,17 +108,19 @@ class CameraService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.to_thread(self._manager.stop_all, 5.0)
+        await self._stop_cameras()
 
     async def drain(self) -> None:
         """The worker is stopping: end its cameras now (the API gives them to other workers) and
         start no more, so no camera is still opening when the process exits."""
         self._draining = True
-        if self._manager.camera_ids:
-            await asyncio.to_thread(self._manager.stop_all, 5.0)
+        await self._stop_cameras()
 
     async def registered(self) -> None:
         """A new session: the API re-sends the cameras it wants here, so drop the old ones."""
+        await self._stop_cameras()
+
+    async def _stop_cameras(self) -> None:
         if self._manager.camera_ids:
             await asyncio.to_thread(self._manager.stop_all, 5.0)
 
