@@ -271,7 +271,8 @@ def test_samples_arriving_while_their_camera_is_deleted_leave_no_event_behind(tm
 
 def test_a_person_deleted_while_in_view_leaves_their_open_event_unknown_and_recording(tmp_path):
     """DELETE /api/persons/{id} while a camera shows them: the event goes on as unknown, also
-    for a sample whose face was looked up just before the deletion."""
+    for a sample whose face was looked up just before the deletion; enrolled again, they are
+    named by the next samples, however long the event was theirs before."""
     ada = _unit()
 
     async def delete(rig: Rig, person_id: int) -> None:  # as the route does it
@@ -280,7 +281,8 @@ def test_a_person_deleted_while_in_view_leaves_their_open_event_unknown_and_reco
 
     async def scenario(rig: Rig) -> None:
         ada_id = rig.enroll("Ada", ada)
-        await rig.sample("t", ada)
+        for _ in range(5):
+            await rig.sample("t", ada)
         assert rig.events()[0].person_id == ada_id
         async with rig.recorder.exclusive():
             racing = asyncio.create_task(rig.sample("t", ada))
@@ -289,8 +291,12 @@ def test_a_person_deleted_while_in_view_leaves_their_open_event_unknown_and_reco
         await racing
         await rig.sample("t", ada)
         [event] = rig.events()
-        assert (event.person_id, event.samples, event.ended) == (None, 3, False)
+        assert (event.person_id, event.samples, event.ended) == (None, 7, False)
         assert rig.notices[-1]["person_id"] is None and rig.notices[-1]["name"] is None
+        again = rig.enroll("Ada", ada)
+        for _ in range(3):  # 3 of the 5 votes left: hers
+            await rig.sample("t", ada)
+        assert (rig.events()[0].person_id, rig.events()[0].samples) == (again, 10)
         await rig.end("t")
         await rig.settle()
         assert rig.events()[0].ended

@@ -66,6 +66,7 @@ class Appearance:
     camera_id: int
     last_seen: float
     votes: list[Vote] = field(default_factory=list)
+    samples: int = 0
     faces: deque[np.ndarray] = field(default_factory=_recent)
     person_id: int | None = None
     assigned: int | None = None
@@ -190,9 +191,10 @@ class EventRecorder:
 
     def person_deleted(self, person_id: int) -> None:
         """This person was just deleted (call inside :meth:`exclusive`): their open events turn
-        unknown (the database has already cleared them), their samples' votes count for nobody."""
+        unknown (the database has already cleared them), and their samples' votes are dropped:
+        the person enrolled again, the next samples name them as in a new appearance."""
         for appearance in self._appearances.values():
-            appearance.votes = [v if v.person_id != person_id else Vote(None, None) for v in appearance.votes]
+            appearance.votes = [v for v in appearance.votes if v.person_id != person_id]
             if appearance.assigned == person_id:
                 appearance.assigned = None
             appearance.person_id = appearance.identity()[0]
@@ -254,6 +256,7 @@ class EventRecorder:
     ) -> str | None:
         """Add one sample to its appearance and save what changed; returns the name it now shows."""
         a.votes.append(ballot)
+        a.samples += 1
         a.faces.append(embedding)
         a.last_seen = max(a.last_seen, message.at)
         a.person_id, distance = a.identity()
@@ -261,7 +264,7 @@ class EventRecorder:
             "person_id": a.person_id,
             "distance": distance,
             "last_seen": _utc(a.last_seen),
-            "samples": len(a.votes),
+            "samples": a.samples,
         }
         quality = float(message.quality.get("score", message.quality.get("size", 0)))
         if quality > a.best_quality:  # the best view so far: its images, box and descriptor together
