@@ -31,6 +31,16 @@ def test_a_worker_joining_takes_over_evenly_and_nothing_moves_twice():
     assert plan(cameras, [Slot("a", 8), Slot("b", 8)], after) == after  # and then it stays
 
 
+def test_a_pinned_camera_takes_its_full_workers_slot_from_one_that_can_move():
+    """After a restart b took every unpinned camera before a joined; camera 9 is pinned to b."""
+    cameras = {3: None, 4: None, 5: None, 6: None, 9: "b"}
+    current = {3: "b", 4: "b", 5: "b", 6: "b"}
+    result = plan(cameras, [Slot("a", 4), Slot("b", 4)], current)
+    assert result[9] == "b" and len(result) == 5
+    assert [c for c in (3, 4, 5, 6) if result[c] != "b"] != []  # one moved to a
+    assert plan(cameras, [Slot("a", 4), Slot("b", 4)], result) == result  # and then it stays
+
+
 def test_no_flapping_when_the_spread_is_one():
     cameras = dict.fromkeys(range(1, 6))
     current = {1: "a", 2: "a", 3: "a", 4: "b", 5: "b"}

@@ -7,7 +7,8 @@ worker that could not start it; new placements go to the least-loaded worker; an
 when the spread between the busiest and idlest worker reaches two cameras, one
 unpinned camera moves at a time until it is under two.
 
-Failing cameras come last when slots are short: a camera that has been failing for a while
+A pinned camera whose worker is full takes the slot of an unpinned camera there that another
+worker has room for (that one moves). Failing cameras come last when slots are short: a camera that has been failing for a while
 (``failing``: it cannot connect and keeps retrying) keeps its slot only while no other camera
 is waiting for one that it could take. A waiting camera that is not failing takes the slot of
 a failing one (which then waits); a failing camera never takes a slot from another, so slots
@@ -69,6 +70,16 @@ def plan(
             continue
         if camera_id in failing:
             continue
+        pinned = cameras[camera_id]
+        if pinned is not None and may_run(camera_id, pinned):  # its worker is full: make room there
+            movable = [c for c in load[pinned] if cameras[c] is None and any(allowed(c, w) for w in load)]
+            if movable:
+                moved = movable[-1]
+                load[pinned].remove(moved)
+                del result[moved]
+                place(camera_id, pinned)
+                waiting.append(moved)  # it takes the room another worker has
+                continue
         yielding = [c for c in result if c in failing and may_run(camera_id, result[c])]
         if yielding:
             loser = max(yielding)
