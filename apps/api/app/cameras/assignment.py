@@ -8,11 +8,11 @@ when the spread between the busiest and idlest worker reaches two cameras, one
 unpinned camera moves at a time until it is under two.
 
 A pinned camera whose worker is full takes the slot of an unpinned camera there that another
-worker has room for (that one moves). Failing cameras come last when slots are short: a camera that has been failing for a while
-(``failing``: it cannot connect and keeps retrying) keeps its slot only while no other camera
-is waiting for one that it could take. A waiting camera that is not failing takes the slot of
-a failing one (which then waits); a failing camera never takes a slot from another, so slots
-change hands once, not back and forth.
+worker has room for (that one moves). Failing cameras come last when slots are short: a
+camera that has been failing for a while (``failing``: it cannot connect and keeps retrying)
+keeps its slot only while no other camera is waiting for one that it could take. A waiting
+camera that is not failing takes the slot of a failing one (which then waits); a failing
+camera never takes a slot from another, so slots change hands once, not back and forth.
 """
 
 from __future__ import annotations
